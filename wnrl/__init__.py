@@ -1,0 +1,41 @@
+"""wnrl: weight-normalized deep RL agents for Stable-Baselines3.
+
+Salimans & Kingma (2016), "Weight Normalization: A Simple Reparameterization to Accelerate
+Training of Deep Neural Networks", as a PyTorch layer library (:mod:`wnrl.layers`, torch only)
+and as SB3 policies. The SB3-facing names are imported lazily, so ``import wnrl.layers`` pulls
+in torch alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> submodule that defines it (PEP 562 lazy attributes)
+_LAZY = {
+    "layers": "wnrl.layers",
+    "WeightNormLinear": "wnrl.layers",
+    "WeightNormConv2d": "wnrl.layers",
+    "MeanOnlyBatchNorm": "wnrl.layers",
+    "weight_norm": "wnrl.layers",
+    "remove_weight_norm": "wnrl.layers",
+    "data_dependent_init": "wnrl.layers",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'wnrl' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if module_name.endswith("." + name) else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,5 @@
+"""``python -m wnrl`` runs the command-line interface."""
+
+from wnrl.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,721 @@
+"""Weight normalization as plain PyTorch layers (Salimans & Kingma, 2016).
+
+This module implements the paper's three techniques and depends on torch alone:
+
+* :class:`WeightNormLinear` and :class:`WeightNormConv2d`: the reparameterization
+  ``w = g v / ||v||`` of paper eq. 2, one scalar ``g`` per output unit, the norm taken over
+  every axis of ``v`` but the output axis.
+* :class:`MeanOnlyBatchNorm`: mean-only batch normalization (paper sec. 4).
+* :func:`data_dependent_init`: the data-dependent initialization of paper sec. 3.
+* :func:`weight_norm` / :func:`remove_weight_norm`: convert any module's ``nn.Linear`` /
+  ``nn.Conv2d`` layers to weight-normalized ones and back, preserving the function.
+
+Speed: with autograd on (the train step) the normalized weight is rebuilt on every call,
+as torch's own ``parametrizations.weight_norm`` does. With autograd off (the act path, the
+target network) it is cached, so a batch-1 forward costs what a plain layer costs. The cache
+is keyed on the version counters of ``v`` and ``g`` (bumped by optimizer steps,
+``load_state_dict`` and any in-place op) and on every ``.data`` alias handed out
+(SB3's ``polyak_update`` writes target networks through ``.data``, which bumps no version
+counter): it is never stale.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = [
+    "WeightNormLinear",
+    "WeightNormConv2d",
+    "MeanOnlyBatchNorm",
+    "TrackedParameter",
+    "LayerInitStats",
+    "weight_norm",
+    "remove_weight_norm",
+    "data_dependent_init",
+    "paper_init_",
+    "weight_norm_layers",
+    "is_weight_normalized",
+]
+
+#: Smallest ``||v||`` used in a division: ``v = 0`` gives ``w = 0`` rather than NaN
+#: (torch's own kernel has no such guard, pytorch/pytorch#19126).
+DEFAULT_EPS = 1e-12
+
+_TENSOR_DATA = torch._C.TensorBase.data
+
+
+class TrackedParameter(nn.Parameter):
+    """An ``nn.Parameter`` whose writes are all visible to a cache.
+
+    In-place writes to a parameter bump its ``_version``, except writes through a ``.data``
+    alias, which carries a version counter of its own. This subclass counts every ``.data``
+    read or assignment (``epoch``) and keeps weak references to the aliases it handed out, so
+    :meth:`signature` changes whenever the values may have changed, however they were written.
+    Everything else behaves as ``nn.Parameter`` (optimizers, ``state_dict``, ``.to``, deepcopy,
+    pickle, ``torch.compile``).
+    """
+
+    @property
+    def data(self) -> Tensor:  # type: ignore[override]
+        alias = _TENSOR_DATA.__get__(self)
+        state = self.__dict__
+        state["_wn_epoch"] = state.get("_wn_epoch", 0) + 1
+        aliases = [a for a in state.get("_wn_aliases", ()) if a() is not None]
+        aliases.append(weakref.ref(alias))
+        state["_wn_aliases"] = aliases
+        return alias
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        self.__dict__["_wn_epoch"] = self.__dict__.get("_wn_epoch", 0) + 1
+        _TENSOR_DATA.__set__(self, value)
+
+    def signature(self) -> tuple[int, ...]:
+        """A tuple that changes whenever this parameter's values may have changed."""
+        state = self.__dict__
+        live = [a() for a in state.get("_wn_aliases", ())]
+        return (
+            self._version,
+            state.get("_wn_epoch", 0),
+            *(a._version for a in live if a is not None),
+        )
+
+    def __reduce_ex__(self, protocol: int) -> tuple[Any, ...]:
+        return (_rebuild_tracked_parameter, (_TENSOR_DATA.__get__(self), self.requires_grad))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TrackedParameter:
+        if id(self) in memo:
+            return memo[id(self)]
+        result = type(self)(
+            _TENSOR_DATA.__get__(self).clone(memory_format=torch.preserve_format),
+            self.requires_grad,
+        )
+        memo[id(self)] = result
+        return result
+
+    def __repr__(self) -> str:
+        return "Tracked" + super().__repr__()
+
+
+def _register_foreach_support() -> None:
+    """Let torch's optimizers use their foreach/fused kernels on :class:`TrackedParameter`.
+
+    torch picks those kernels only when ``type(p)`` is in a list of supported types (an exact
+    type test, so subclasses of ``nn.Parameter`` silently fall back to slow per-tensor loops).
+    ``TrackedParameter`` adds no tensor behaviour, so it is registered there. Should a future
+    torch move the list, optimizers stay correct, only slower.
+    """
+    import torch.optim.optimizer as optimizer_module
+    import torch.utils._foreach_utils as foreach_utils
+
+    for module in (optimizer_module, foreach_utils):
+        supported = getattr(module, "_foreach_supported_types", None)
+        if isinstance(supported, list) and TrackedParameter not in supported:
+            supported.append(TrackedParameter)
+
+
+_register_foreach_support()
+
+
+def _rebuild_tracked_parameter(data: Tensor, requires_grad: bool) -> TrackedParameter:
+    return TrackedParameter(data, requires_grad)
+
+
+def _tracked(tensor: Tensor) -> TrackedParameter:
+    return TrackedParameter(tensor.detach().clone(), requires_grad=True)
+
+
+def _unit_norms(v: Tensor, eps: float) -> Tensor:
+    """``||v||`` per output unit (axis 0), over all other axes, clamped below at ``eps``."""
+    return torch.linalg.vector_norm(v.flatten(1), dim=1).clamp_min(eps)
+
+
+def _normalized_weight(v: Tensor, g: Tensor, eps: float) -> Tensor:
+    """Paper eq. 2: ``w = g v / ||v||``, one ``g`` per output unit (axis 0 of ``v``)."""
+    scale = g / _unit_norms(v, eps)
+    return v * scale.view(-1, *([1] * (v.dim() - 1)))
+
+
+class _WeightNormMixin:
+    """Shared logic of the weight-normalized layers: parameters, cache, import of checkpoints.
+
+    Subclasses are ``nn.Module`` s that define ``v`` (weight direction, output axis 0),
+    ``g`` (one scale per output unit), ``bias`` (or None) and ``eps``.
+    """
+
+    v: TrackedParameter
+    g: TrackedParameter
+    bias: nn.Parameter | None
+    eps: float
+
+    def _init_weight_norm(self, weight: Tensor, bias: Tensor | None, eps: float) -> None:
+        self.eps = float(eps)
+        self.v = _tracked(weight)
+        self.g = _tracked(_unit_norms(weight.detach(), eps))
+        self.bias = _tracked(bias) if bias is not None else None
+        self._weight_cache: tuple[tuple[Any, ...], Tensor] | None = None
+
+    @property
+    def weight(self) -> Tensor:
+        """The effective weight ``g v / ||v||`` (paper eq. 2); read-only.
+
+        Differentiable with autograd on; a cached tensor (never stale) with autograd off.
+        """
+        v, g = self.v, self.g
+        if torch.is_grad_enabled() or torch.compiler.is_compiling():
+            return _normalized_weight(v, g, self.eps)
+        if not (isinstance(v, TrackedParameter) and isinstance(g, TrackedParameter)):
+            # Parameters swapped out (e.g. torch.func.functional_call): nothing to key on.
+            return _normalized_weight(v, g, self.eps)
+        key = (id(v), id(g), v.device, v.dtype, g.dtype, *v.signature(), -1, *g.signature())
+        cache = self._weight_cache
+        if cache is not None and cache[0] == key:
+            return cache[1]
+        weight = _normalized_weight(v, g, self.eps)
+        self._weight_cache = (key, weight)
+        return weight
+
+    def direction_norm(self) -> Tensor:
+        """``||v||`` per output unit (paper sec. 2.1: it grows during training)."""
+        with torch.no_grad():
+            return _unit_norms(self.v, self.eps)
+
+    def clear_cache(self) -> None:
+        """Drop the cached inference weight (it is rebuilt on the next no-grad call)."""
+        self._weight_cache = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()  # type: ignore[misc]
+        state = dict(state)
+        state["_weight_cache"] = None
+        return state
+
+    def _load_from_state_dict(
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        """Also accept checkpoints of torch's weight norm and of plain layers.
+
+        * ``torch.nn.utils.parametrizations.weight_norm``:
+          ``parametrizations.weight.original0`` (g) and ``...original1`` (v);
+        * the deprecated ``torch.nn.utils.weight_norm``: ``weight_g`` and ``weight_v``;
+        * a plain ``nn.Linear`` / ``nn.Conv2d``: ``weight`` (v = weight, g = ||weight||).
+        """
+        renames = {
+            "parametrizations.weight.original0": "g",
+            "parametrizations.weight.original1": "v",
+            "weight_g": "g",
+            "weight_v": "v",
+        }
+        for old, new in renames.items():
+            if prefix + old in state_dict and prefix + new not in state_dict:
+                value = state_dict.pop(prefix + old)
+                state_dict[prefix + new] = value.reshape(-1) if new == "g" else value
+        plain = prefix + "weight"
+        if plain in state_dict and prefix + "v" not in state_dict:
+            weight = state_dict.pop(plain)
+            state_dict[prefix + "v"] = weight
+            state_dict[prefix + "g"] = _unit_norms(weight.detach().to(self.v.dtype), self.eps)
+        self._weight_cache = None
+        super()._load_from_state_dict(  # type: ignore[misc]
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
+    def effective_step_scale(self) -> Tensor:
+        """``g / ||v||`` per output unit: the factor that scales gradient steps on ``v`` (eq. 4)."""
+        with torch.no_grad():
+            return self.g / _unit_norms(self.v, self.eps)
+
+
+class WeightNormLinear(_WeightNormMixin, nn.Module):
+    """A linear layer ``y = x w^T + b`` with ``w = g v / ||v||`` (paper eq. 2).
+
+    Arguments match ``nn.Linear``. ``v`` starts as ``nn.Linear``'s default weight and
+    ``g = ||v||`` per row, so a fresh layer computes what a fresh ``nn.Linear`` would; use
+    :func:`data_dependent_init` (paper sec. 3) or :func:`paper_init_` to start as the paper does.
+
+    Parameters: ``v`` [out, in], ``g`` [out], ``bias`` [out]. ``eps`` guards ``||v|| = 0``.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        eps: float = DEFAULT_EPS,
+    ) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        reference = nn.Linear(in_features, out_features, bias=bias, device=device, dtype=dtype)
+        self._init_weight_norm(reference.weight, reference.bias, eps)
+
+    @classmethod
+    def from_linear(cls, layer: nn.Linear, eps: float = DEFAULT_EPS) -> WeightNormLinear:
+        """The weight-normalized layer that computes exactly what ``layer`` computes."""
+        new = cls.__new__(cls)
+        nn.Module.__init__(new)
+        new.in_features, new.out_features = layer.in_features, layer.out_features
+        new._init_weight_norm(layer.weight, layer.bias, eps)
+        return new
+
+    def to_linear(self) -> nn.Linear:
+        """A plain ``nn.Linear`` with the same outputs (for deployment and export)."""
+        v = self.v
+        layer = nn.Linear(
+            self.in_features, self.out_features, self.bias is not None, v.device, v.dtype
+        )
+        with torch.no_grad():
+            layer.weight.copy_(_normalized_weight(v, self.g, self.eps))
+            if self.bias is not None:
+                layer.bias.copy_(self.bias)
+        return layer
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class WeightNormConv2d(_WeightNormMixin, nn.Module):
+    """A 2-D convolution whose kernel is ``w = g v / ||v||`` (paper eq. 2).
+
+    Arguments match ``nn.Conv2d`` (zero padding only). ``v`` is [out, in/groups, kh, kw]; the norm
+    is taken over (in, kh, kw), one ``g`` per output channel.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] | str = 0,
+        dilation: int | tuple[int, int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        eps: float = DEFAULT_EPS,
+    ) -> None:
+        super().__init__()
+        reference = nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            groups=groups,
+            bias=bias,
+            device=device,
+            dtype=dtype,
+        )
+        self._copy_geometry(reference)
+        self._init_weight_norm(reference.weight, reference.bias, eps)
+
+    def _copy_geometry(self, conv: nn.Conv2d) -> None:
+        if conv.padding_mode != "zeros":
+            raise ValueError(
+                f"WeightNormConv2d supports padding_mode='zeros' only, got {conv.padding_mode!r}"
+            )
+        self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
+        self.kernel_size, self.stride = conv.kernel_size, conv.stride
+        self.padding, self.dilation, self.groups = conv.padding, conv.dilation, conv.groups
+
+    @classmethod
+    def from_conv(cls, conv: nn.Conv2d, eps: float = DEFAULT_EPS) -> WeightNormConv2d:
+        """The weight-normalized convolution that computes exactly what ``conv`` computes."""
+        new = cls.__new__(cls)
+        nn.Module.__init__(new)
+        new._copy_geometry(conv)
+        new._init_weight_norm(conv.weight, conv.bias, eps)
+        return new
+
+    def to_conv(self) -> nn.Conv2d:
+        """A plain ``nn.Conv2d`` with the same outputs (for deployment and export)."""
+        v = self.v
+        conv = nn.Conv2d(
+            self.in_channels,
+            self.out_channels,
+            self.kernel_size,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=self.groups,
+            bias=self.bias is not None,
+            device=v.device,
+            dtype=v.dtype,
+        )
+        with torch.no_grad():
+            conv.weight.copy_(_normalized_weight(v, self.g, self.eps))
+            if self.bias is not None:
+                conv.bias.copy_(self.bias)
+        return conv
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(
+            x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
+            f"groups={self.groups}, bias={self.bias is not None}"
+        )
+
+
+_WN_TYPES = (WeightNormLinear, WeightNormConv2d)
+
+
+class MeanOnlyBatchNorm(nn.Module):
+    """Mean-only batch normalization (paper sec. 4): ``y = t - mu[t] + b``.
+
+    In training mode ``mu`` is the minibatch mean per feature (over the batch, and over the
+    spatial positions for (N, C, H, W) inputs); the running average is updated as in the
+    reference code, ``avg <- (1 - momentum) avg + momentum mu`` with momentum 0.1. In eval mode
+    the running average is subtracted. Unlike full batch norm there is no division by the std.
+    Use it after a layer whose own bias is dropped; ``b`` is this module's ``bias``.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        momentum: float = 0.1,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"momentum must be in [0, 1], got {momentum}")
+        self.num_features = num_features
+        self.momentum = momentum
+        factory = {"device": device, "dtype": dtype}
+        self.bias = nn.Parameter(torch.zeros(num_features, **factory)) if bias else None
+        self.register_buffer("running_mean", torch.zeros(num_features, **factory))
+
+    def _feature_view(self, x: Tensor, t: Tensor) -> Tensor:
+        return t.view(1, -1, *([1] * (x.dim() - 2)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() < 2 or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"MeanOnlyBatchNorm expected (N, {self.num_features}, ...) input, "
+                f"got shape {tuple(x.shape)}"
+            )
+        if self.training:
+            dims = [0, *range(2, x.dim())]
+            mean = x.mean(dim=dims)
+            with torch.no_grad():
+                self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), self.momentum)
+        else:
+            mean = self.running_mean
+        out = x - self._feature_view(x, mean)
+        if self.bias is not None:
+            out = out + self._feature_view(x, self.bias)
+        return out
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, momentum={self.momentum}, bias={self.bias is not None}"
+
+
+# --------------------------------------------------------------------------------------------
+# Converting whole modules
+# --------------------------------------------------------------------------------------------
+
+
+def _to_weight_norm(layer: nn.Module, mean_only_bn: bool, eps: float) -> nn.Module:
+    """The weight-normalized replacement of one ``nn.Linear`` / ``nn.Conv2d``."""
+    if isinstance(layer, nn.Linear):
+        new: nn.Module = WeightNormLinear.from_linear(layer, eps)
+        features = layer.out_features
+    else:
+        new = WeightNormConv2d.from_conv(layer, eps)
+        features = layer.out_channels
+    new.train(layer.training)
+    if not mean_only_bn:
+        return new
+    # Paper sec. 4: the layer's own bias is dropped before the mean subtraction and b is
+    # added after it. A fresh running mean of 0 keeps eval-mode outputs unchanged.
+    bias = new.bias
+    new.bias = None
+    bn = MeanOnlyBatchNorm(features, device=new.v.device, dtype=new.v.dtype, bias=True)
+    with torch.no_grad():
+        if bias is not None:
+            bn.bias.copy_(bias)
+    pair = nn.Sequential(new, bn)
+    pair.train(layer.training)
+    return pair
+
+
+def _replace_children(module: nn.Module, convert: Callable[[nn.Module], nn.Module | None]) -> None:
+    for name, child in list(module.named_children()):
+        replacement = convert(child)
+        if replacement is not None:
+            setattr(module, name, replacement)
+        else:
+            _replace_children(child, convert)
+
+
+def weight_norm(
+    module: nn.Module, mean_only_bn: bool = False, eps: float = DEFAULT_EPS
+) -> nn.Module:
+    """Convert every ``nn.Linear`` and ``nn.Conv2d`` inside ``module`` to weight norm, in place.
+
+    Function-preserving: ``v = w`` and ``g = ||w||`` per output unit (paper eq. 2), so outputs
+    are unchanged to float tolerance. With ``mean_only_bn=True`` each converted layer becomes
+    ``nn.Sequential(WN layer without bias, MeanOnlyBatchNorm(bias=old bias))`` as in paper
+    sec. 4 (unchanged in eval mode until the running mean moves; training mode subtracts the
+    batch mean). Layers that are already weight-normalized are left alone.
+
+    Returns ``module``, or its replacement when ``module`` itself is a Linear/Conv2d.
+    """
+
+    def convert(child: nn.Module) -> nn.Module | None:
+        if type(child) in (nn.Linear, nn.Conv2d):
+            return _to_weight_norm(child, mean_only_bn, eps)
+        return None
+
+    replacement = convert(module)
+    if replacement is not None:
+        return replacement
+    _replace_children(module, convert)
+    return module
+
+
+def _fold_layer(layer: nn.Module, bn: MeanOnlyBatchNorm | None) -> nn.Module:
+    plain = layer.to_linear() if isinstance(layer, WeightNormLinear) else layer.to_conv()
+    if bn is not None:
+        # Eval-mode mean-only BN is affine: y = t - running_mean + b.
+        shift = (bn.bias.detach() if bn.bias is not None else 0) - bn.running_mean
+        if plain.bias is None:
+            plain.bias = nn.Parameter(torch.zeros_like(shift))
+        with torch.no_grad():
+            plain.bias.add_(shift)
+    plain.train(layer.training)
+    return plain
+
+
+def remove_weight_norm(module: nn.Module) -> nn.Module:
+    """Fold every weight-normalized layer inside ``module`` back into a plain layer, in place.
+
+    The inverse of :func:`weight_norm`: each :class:`WeightNormLinear` / :class:`WeightNormConv2d`
+    becomes an ``nn.Linear`` / ``nn.Conv2d`` with ``weight = g v / ||v||``. A
+    ``Sequential(WN layer, MeanOnlyBatchNorm)`` pair made by ``weight_norm(mean_only_bn=True)`` is
+    folded into one plain layer equal to the pair in eval mode (running mean absorbed into the
+    bias). Returns ``module``, or its replacement when ``module`` itself is a WN layer.
+    """
+
+    def convert(child: nn.Module) -> nn.Module | None:
+        if isinstance(child, _WN_TYPES):
+            return _fold_layer(child, None)
+        if (
+            type(child) is nn.Sequential
+            and len(child) == 2
+            and isinstance(child[0], _WN_TYPES)
+            and isinstance(child[1], MeanOnlyBatchNorm)
+        ):
+            return _fold_layer(child[0], child[1])
+        return None
+
+    replacement = convert(module)
+    if replacement is not None:
+        return replacement
+    _replace_children(module, convert)
+    return module
+
+
+def weight_norm_layers(module: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+    """``(qualified name, layer)`` for every weight-normalized layer inside ``module``."""
+    for name, child in module.named_modules():
+        if isinstance(child, _WN_TYPES):
+            yield name, child
+
+
+def is_weight_normalized(layer: nn.Module) -> bool:
+    """True for :class:`WeightNormLinear` and :class:`WeightNormConv2d`."""
+    return isinstance(layer, _WN_TYPES)
+
+
+@torch.no_grad()
+def paper_init_(module: nn.Module, std: float = 0.05) -> nn.Module:
+    """Paper sec. 3, step 1: ``v ~ N(0, std^2)``, ``g = 1``, ``b = 0`` for every WN layer."""
+    for _, layer in weight_norm_layers(module):
+        layer.v.normal_(0.0, std)
+        layer.g.fill_(1.0)
+        if layer.bias is not None:
+            layer.bias.zero_()
+    return module
+
+
+# --------------------------------------------------------------------------------------------
+# Data-dependent initialization (paper sec. 3)
+# --------------------------------------------------------------------------------------------
+
+InitScale = float | Mapping[str, float] | Callable[[str, nn.Module], float | None]
+
+
+@dataclass(frozen=True)
+class LayerInitStats:
+    """What :func:`data_dependent_init` measured for one layer, before rescaling it.
+
+    ``mean`` and ``std`` are per output unit, of the pre-activation ``t = v . x / ||v||``
+    (WN layers) or ``t = w . x`` (plain layers), over the batch and spatial positions.
+    """
+
+    name: str
+    kind: str
+    init_scale: float
+    mean: Tensor
+    std: Tensor
+
+
+def _resolve_scale(init_scale: InitScale, name: str, layer: nn.Module) -> float:
+    if callable(init_scale) and not isinstance(init_scale, Mapping):
+        value = init_scale(name, layer)
+        return 1.0 if value is None else float(value)
+    if isinstance(init_scale, Mapping):
+        if name in init_scale:
+            return float(init_scale[name])
+        for pattern, value in init_scale.items():
+            if pattern != "*" and fnmatch.fnmatchcase(name, pattern):
+                return float(value)
+        return float(init_scale.get("*", 1.0))
+    return float(init_scale)
+
+
+def _unit_statistics(t: Tensor, var_eps: float) -> tuple[Tensor, Tensor]:
+    dims = [0, *range(2, t.dim())]
+    mean = t.mean(dim=dims)
+    var = t.var(dim=dims, unbiased=False)
+    return mean, torch.sqrt(var + var_eps)
+
+
+def _raw_preactivation(layer: nn.Module, x: Tensor, eps: float) -> Tensor:
+    """``t = v . x / ||v||`` for WN layers and ``t = w . x`` for plain ones, without bias."""
+    if isinstance(layer, _WN_TYPES):
+        direction = layer.v / _unit_norms(layer.v, eps).view(-1, *([1] * (layer.v.dim() - 1)))
+    else:
+        direction = layer.weight
+    if isinstance(layer, (WeightNormLinear, nn.Linear)):
+        return F.linear(x, direction)
+    return F.conv2d(x, direction, None, layer.stride, layer.padding, layer.dilation, layer.groups)
+
+
+def _rescale(layer: nn.Module, mean: Tensor, std: Tensor, scale: float) -> None:
+    """Paper sec. 3: ``g <- s / sigma``, ``b <- -s mu / sigma`` (plain layers: w and b rescaled)."""
+    factor = scale / std
+    if isinstance(layer, _WN_TYPES):
+        layer.g.copy_(factor.to(layer.g.dtype))
+        layer.clear_cache()
+    else:
+        layer.weight.mul_(factor.view(-1, *([1] * (layer.weight.dim() - 1))).to(layer.weight.dtype))
+    if layer.bias is not None:
+        layer.bias.copy_((-mean * factor).to(layer.bias.dtype))
+
+
+@torch.no_grad()
+def data_dependent_init(
+    module: nn.Module,
+    batch: Any,
+    init_scale: InitScale = 1.0,
+    *,
+    include_plain: bool = True,
+    forward: Callable[[nn.Module, Any], Any] | None = None,
+    var_eps: float = 1e-8,
+) -> dict[str, LayerInitStats]:
+    """Data-dependent initialization (paper sec. 3), layer by layer, in place.
+
+    One forward pass of ``batch`` through ``module``: just before each Linear/Conv2d layer runs
+    (weight-normalized ones, and plain ones when ``include_plain``), its pre-activation
+    ``t = v . x / ||v||`` is measured on the layer's actual input, which was produced by the
+    layers before it *after* their own initialization, and the layer is rescaled so that its
+    output on this batch has mean 0 and std ``init_scale`` per output unit:
+    ``g <- s / sigma[t]``, ``b <- -s mu[t] / sigma[t]``. A :class:`MeanOnlyBatchNorm` right after
+    a layer gets its running mean set to the batch mean and its bias to 0, so the pair is
+    initialized the same way in both train and eval mode.
+
+    Args:
+        module: any module; its parameters are updated in place (``copy_``), so optimizers that
+            already hold them stay valid.
+        batch: a tensor (``module(batch)``), a tuple (``module(*batch)``), or anything your
+            ``forward`` takes.
+        init_scale: a float for every layer, a mapping from qualified layer name (exact, or a
+            glob pattern such as ``"*.action_net"``; ``"*"`` is the default) to scale, or a
+            callable ``(name, layer) -> scale or None`` (None: 1.0).
+        include_plain: also initialize plain ``nn.Linear`` / ``nn.Conv2d`` layers (w rescaled).
+        forward: how to run the batch, ``forward(module, batch)``; default calls the module.
+        var_eps: added to the variance (the reference code uses 1e-8 to 1e-10).
+
+    Returns:
+        ``{layer name: LayerInitStats}`` in forward order, with the statistics measured before
+        each layer was rescaled.
+    """
+    stats: dict[str, LayerInitStats] = {}
+    targets: list[tuple[str, nn.Module]] = []
+    for name, layer in module.named_modules():
+        if isinstance(layer, _WN_TYPES) or (
+            include_plain and type(layer) in (nn.Linear, nn.Conv2d)
+        ):
+            targets.append((name, layer))
+    bns = [(n, m) for n, m in module.named_modules() if isinstance(m, MeanOnlyBatchNorm)]
+    done: set[int] = set()
+
+    def layer_hook(name: str) -> Callable[[nn.Module, tuple[Any, ...]], None]:
+        def hook(layer: nn.Module, inputs: tuple[Any, ...]) -> None:
+            if id(layer) in done:
+                return
+            done.add(id(layer))
+            t = _raw_preactivation(layer, inputs[0], getattr(layer, "eps", DEFAULT_EPS))
+            mean, std = _unit_statistics(t, var_eps)
+            scale = _resolve_scale(init_scale, name, layer)
+            kind = type(layer).__name__
+            stats[name] = LayerInitStats(name, kind, scale, mean.cpu(), std.cpu())
+            _rescale(layer, mean, std, scale)
+
+        return hook
+
+    def bn_hook(bn: nn.Module, inputs: tuple[Any, ...]) -> None:
+        if id(bn) in done:
+            return
+        done.add(id(bn))
+        mean, _ = _unit_statistics(inputs[0], var_eps)
+        bn.running_mean.copy_(mean)
+        if bn.bias is not None:
+            bn.bias.zero_()
+
+    handles = [layer.register_forward_pre_hook(layer_hook(name)) for name, layer in targets]
+    handles += [bn.register_forward_pre_hook(bn_hook) for _, bn in bns]
+    try:
+        if forward is not None:
+            forward(module, batch)
+        elif isinstance(batch, tuple):
+            module(*batch)
+        else:
+            module(batch)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return stats

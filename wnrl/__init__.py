@@ -22,6 +22,18 @@ _LAZY = {
     "weight_norm": "wnrl.layers",
     "remove_weight_norm": "wnrl.layers",
     "data_dependent_init": "wnrl.layers",
+    "policies": "wnrl.policies",
+    "WNDQNPolicy": "wnrl.policies",
+    "WNQRDQNPolicy": "wnrl.policies",
+    "WNActorCriticPolicy": "wnrl.policies",
+    "WNSACPolicy": "wnrl.policies",
+    "WNTD3Policy": "wnrl.policies",
+    "NORMS": "wnrl.norms",
+    "callbacks": "wnrl.callbacks",
+    "DataDependentInit": "wnrl.callbacks",
+    "WeightNormLogger": "wnrl.callbacks",
+    "load": "wnrl.serialization",
+    "detect_algorithm": "wnrl.serialization",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -1,0 +1,11 @@
+"""Errors a user can cause. The CLI prints their message on one line and exits with code 2."""
+
+from __future__ import annotations
+
+
+class WnrlError(Exception):
+    """A problem with the user's input (arguments, files, environment), not a bug in wnrl."""
+
+
+class ConfigError(WnrlError, ValueError):
+    """An unknown or invalid agent, preset, hyperparameter, norm or environment id."""

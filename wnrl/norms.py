@@ -1,0 +1,133 @@
+"""Turn a plain network into one of the normalizers compared in wnrl (torch only).
+
+``apply_norm(module, norm, heads)`` rewrites every ``nn.Linear`` / ``nn.Conv2d`` of ``module``:
+
+====================  =======================================================================
+``norm``              what every layer becomes
+====================  =======================================================================
+``"wn"``              weight normalization (paper eq. 2), every layer, output heads included
+``"wn+mobn"``         weight norm + mean-only batch norm after every hidden layer (sec. 4)
+``"none"``            unchanged: the plain parameterization, the baseline of every comparison
+``"ln"``              LayerNorm after every hidden layer (GroupNorm(1, C) after convolutions)
+``"bn"``              BatchNorm after every hidden layer (BatchNorm1d / BatchNorm2d)
+====================  =======================================================================
+
+"Hidden" is every layer but the output heads, which the caller names (``heads``): normalizing
+a Q head or a policy-logit head over the batch would make one state's output depend on the
+other states in the minibatch. Conversions preserve the function (``weight_norm``), so an
+initialization done on the plain layers (e.g. SB3's orthogonal init) carries over exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+
+import torch
+from torch import nn
+
+from wnrl.layers import MeanOnlyBatchNorm, weight_norm
+
+NORMS: tuple[str, ...] = ("wn", "wn+mobn", "none", "ln", "bn")
+NORM_DESCRIPTIONS: dict[str, str] = {
+    "wn": "weight normalization on every layer (Salimans & Kingma 2016, eq. 2)",
+    "wn+mobn": "weight normalization + mean-only batch norm after hidden layers (sec. 4)",
+    "none": "plain parameterization (the baseline)",
+    "ln": "LayerNorm after hidden layers",
+    "bn": "BatchNorm after hidden layers",
+}
+
+
+def check_norm(norm: str) -> str:
+    """``norm`` if it is one of :data:`NORMS`, else a ``ValueError`` naming the choices."""
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
+    return norm
+
+
+def uses_weight_norm(norm: str) -> bool:
+    return norm in ("wn", "wn+mobn")
+
+
+def _hidden_norm(norm: str, layer: nn.Module) -> nn.Module | None:
+    """The normalization layer inserted after a hidden ``layer`` (None for wn / none)."""
+    conv = isinstance(layer, nn.Conv2d)
+    features = layer.out_channels if conv else layer.out_features
+    factory = {"device": layer.weight.device, "dtype": layer.weight.dtype}
+    if norm == "ln":
+        return nn.GroupNorm(1, features, **factory) if conv else nn.LayerNorm(features, **factory)
+    if norm == "bn":
+        return nn.BatchNorm2d(features, **factory) if conv else nn.BatchNorm1d(features, **factory)
+    if norm == "wn+mobn":
+        return MeanOnlyBatchNorm(features, **factory)
+    return None
+
+
+def _convert_layer(layer: nn.Module, norm: str, is_head: bool) -> nn.Module:
+    if uses_weight_norm(norm):
+        if norm == "wn+mobn" and not is_head:
+            # paper sec. 4: the layer's bias is dropped and b is added after the mean subtraction
+            return weight_norm(layer, mean_only_bn=True)
+        return weight_norm(layer)
+    after = None if is_head else _hidden_norm(norm, layer)
+    if after is None:
+        return layer
+    pair = nn.Sequential(layer, after)
+    pair.train(layer.training)
+    return pair
+
+
+def apply_norm(
+    module: nn.Module,
+    norm: str,
+    heads: Collection[nn.Module] = (),
+) -> dict[nn.Parameter, list[nn.Parameter]]:
+    """Rewrite ``module``'s Linear/Conv2d layers for ``norm``, in place.
+
+    ``heads``: the output layers (no normalization layer is inserted after them; under weight
+    norm they are weight-normalized like every other layer). Modules shared between several
+    parents are converted once and stay shared.
+
+    Returns the map from each old parameter to the parameters that replace it (the new layer's,
+    plus those of an inserted normalization layer, all under the old weight; the old bias maps
+    to nothing), so optimizers built on the old parameters can be rebuilt.
+    """
+    check_norm(norm)
+    head_ids = {id(head) for head in heads}
+    replaced: dict[int, nn.Module] = {}
+    renames: dict[nn.Parameter, list[nn.Parameter]] = {}
+
+    def visit(parent: nn.Module, convert: Callable[[nn.Module], nn.Module]) -> None:
+        for name, child in list(parent.named_children()):
+            if type(child) in (nn.Linear, nn.Conv2d):
+                if id(child) not in replaced:
+                    new = convert(child)
+                    replaced[id(child)] = new
+                    if new is not child:
+                        renames[child.weight] = list(new.parameters())
+                        if child.bias is not None:
+                            renames[child.bias] = []
+                setattr(parent, name, replaced[id(child)])
+            else:
+                visit(child, convert)
+
+    visit(module, lambda layer: _convert_layer(layer, norm, id(layer) in head_ids))
+    return renames
+
+
+def rebind_optimizer(
+    optimizer: torch.optim.Optimizer,
+    renames: dict[nn.Parameter, list[nn.Parameter]],
+) -> torch.optim.Optimizer:
+    """A fresh optimizer of the same class and settings over the renamed parameters.
+
+    Parameter groups keep their own settings and membership (a parameter left out of an
+    optimizer, e.g. SAC's shared features extractor in the critic's, stays out). Only for an
+    optimizer that has not stepped yet (its state is not carried over).
+    """
+    groups = []
+    for group in optimizer.param_groups:
+        params: list[nn.Parameter] = []
+        for param in group["params"]:
+            params.extend(renames.get(param, [param]))
+        groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": params})
+    return type(optimizer)(groups, **optimizer.defaults)

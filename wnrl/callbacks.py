@@ -48,7 +48,7 @@ class DataDependentInit(BaseCallback):
             (:data:`wnrl.policies.DEFAULT_HEAD_SCALES`: policy 0.01, value 1.0, q 1.0).
         verbose: 1 prints one line per initialized layer.
 
-    After it ran, ``self.stats`` holds the measured statistics; each layer's mean ``mu[t]`` and
+    After it ran, ``self.batch`` holds the (observations, actions) it used, ``self.stats`` the measured statistics; each layer's mean ``mu[t]`` and
     ``sigma[t]`` (averaged over units) are also recorded under ``ddi/`` in the logger.
     """
 
@@ -67,6 +67,7 @@ class DataDependentInit(BaseCallback):
         self.head_scales = head_scales
         self.done = False
         self.stats: dict[str, LayerInitStats] = {}
+        self.batch: tuple[Any, torch.Tensor | None] | None = None
 
     def _init_callback(self) -> None:
         _require_wnrl_policy(self.model)
@@ -87,7 +88,7 @@ class DataDependentInit(BaseCallback):
         # step about to happen is the first one when the condition SB3 uses for it first holds.
         if self.done or not self._first_step_passed():
             return
-        observations, actions = self._collect_batch()
+        observations, actions = self.batch = self._collect_batch()
         policy = _require_wnrl_policy(self.model)
         self.stats = policy.data_dependent_init(
             observations, actions, init_scale=self.init_scale, head_scales=self.head_scales

@@ -145,7 +145,8 @@ def test_every_algorithm_and_norm_learns_on_vector_observations(algo: str, norm:
     model.learn(300)
     assert model.num_timesteps >= 300
     after = optimizers(model)[0].param_groups[0]["params"]
-    assert any(not torch.equal(a, b) for a, b in zip(before, after)), "no parameter moved"
+    moved = [not torch.equal(a, b) for a, b in zip(before, after, strict=True)]
+    assert any(moved), "no parameter moved"
     assert all(torch.isfinite(p).all() for p in model.policy.parameters())
 
 
@@ -241,5 +242,5 @@ def test_sac_soft_target_updates_are_seen_by_the_inference_cache() -> None:
             if hasattr(module, "clear_cache"):
                 module.clear_cache()
         fresh = policy.critic_target(obs, act)
-    for a, b in zip(cached, fresh):
+    for a, b in zip(cached, fresh, strict=True):
         torch.testing.assert_close(a, b)

@@ -48,7 +48,8 @@ class DataDependentInit(BaseCallback):
             (:data:`wnrl.policies.DEFAULT_HEAD_SCALES`: policy 0.01, value 1.0, q 1.0).
         verbose: 1 prints one line per initialized layer.
 
-    After it ran, ``self.batch`` holds the (observations, actions) it used, ``self.stats`` the measured statistics; each layer's mean ``mu[t]`` and
+    After it ran, ``self.batch`` holds the (observations, actions) it used and ``self.stats``
+    the measured statistics; each layer's mean ``mu[t]`` and
     ``sigma[t]`` (averaged over units) are also recorded under ``ddi/`` in the logger.
     """
 

@@ -7,17 +7,97 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from wnrl import __version__
-from wnrl.errors import WnrlError
+from wnrl.errors import TrainingDiverged, WnrlError
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from wnrl.demo import run_demo
 
     run_demo(args.env, n_samples=args.samples, head_scale=args.head_scale, seed=args.seed)
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from wnrl.presets import parse_overrides
+    from wnrl.train import build_config, resume_run, start_run
+
+    progress = "lines" if args.no_progress_bar else "auto"
+    if args.resume is not None:
+        if args.agent is not None or args.env is not None:
+            raise WnrlError("--resume takes the agent and env from the run; give neither")
+        result = resume_run(Path(args.resume), args.steps, args.device, progress=progress)
+    else:
+        if args.agent is None or args.env is None:
+            raise WnrlError("train needs AGENT and ENV (or --resume RUN_DIR)")
+        config = build_config(
+            args.agent,
+            args.env,
+            norm=args.norm,
+            preset=args.preset,
+            steps=args.steps,
+            seed=args.seed,
+            n_envs=args.n_envs,
+            device=args.device or "auto",
+            logdir=args.logdir,
+            hp=parse_overrides(args.hp),
+            ddi=False if args.no_ddi else None,
+            eval_every=args.eval_every,
+            eval_episodes=args.eval_episodes,
+            checkpoint_every=args.checkpoint_every,
+            backend=args.backend,
+        )
+        print(f"run directory: {_run_dir_hint(config)}", flush=True)
+        result = start_run(config, progress=progress)
+    if result.evaluations:
+        best = max(row["mean"] for row in result.evaluations)
+        last = result.evaluations[-1]
+        print(f"evaluations: last mean {last['mean']:.2f} at step {last['step']:,}, max {best:.2f}")
+    if result.status == "interrupted":
+        print(
+            f"wnrl: {result.signal_name} at step {result.num_timesteps:,}: checkpoint saved; "
+            f"resume with: wnrl train --resume {result.run_dir}",
+            file=sys.stderr,
+        )
+        return 130 if result.signal_name == "SIGINT" else 143
+    print(f"finished {result.num_timesteps:,} steps: {result.run_dir / 'model.zip'}")
+    return 0
+
+
+def _run_dir_hint(config: dict) -> str:
+    env = config["env"].replace("/", "-")
+    return f"{config['logdir']}/{env}/{config['agent']}-{config['norm']}-s{config['seed']}-<time>"
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from wnrl.norms import NORM_DESCRIPTIONS
+    from wnrl.presets import ALGORITHMS, agent_presets, check_agent, suite, suite_names
+
+    agents = [check_agent(args.agent)] if args.agent else list(ALGORITHMS)
+    print("agents and presets:")
+    for agent in agents:
+        print(f"  {agent} ({ALGORITHMS[agent].__name__})")
+        for name, preset in agent_presets(agent).items():
+            steps = f"{preset['n_timesteps']:,} steps"
+            summary = preset.get("description", "").split(": ")[0].split(". ")[0]
+            print(f"    {name:<11} [{preset['family']}, {steps}] {summary}")
+            if args.agent:
+                for key, value in (preset.get("hyperparams") or {}).items():
+                    print(f"        {key}: {value}")
+    print("norms:")
+    for norm, text in NORM_DESCRIPTIONS.items():
+        print(f"  {norm:<8} {text}")
+    print("env suites:")
+    for name in suite_names():
+        data = suite(name)
+        envs = data["envs"]
+        shown = ", ".join(envs[:5]) + (f", ... ({len(envs)} games)" if len(envs) > 5 else "")
+        print(f"  {name:<12} {shown}")
     return 0
 
 
@@ -43,7 +123,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=_cmd_demo)
+
+    train = commands.add_parser(
+        "train",
+        help="train an agent (presets, TensorBoard, evaluations, checkpoints, resume)",
+        description="Train AGENT on ENV with a weight-normalized (or comparison) network. With "
+        "no options beyond AGENT and ENV it uses the preset's full budget. Writes one run "
+        "directory: config.yaml, TensorBoard events, evaluations.csv, checkpoints/, model.zip.",
+    )
+    train.add_argument("agent", nargs="?", help="dqn, qrdqn, ppo, a2c, sac or td3")
+    train.add_argument("env", nargs="?", help="gymnasium id or Atari game (ALE/Breakout-v5, pong)")
+    train.add_argument("--norm", default="wn", help="wn (default), wn+mobn, none, ln or bn")
+    train.add_argument("--preset", help="preset of agents/AGENT.yaml (default: the env's family)")
+    train.add_argument("--steps", type=int, help="environment steps (default: the preset's)")
+    train.add_argument("--seed", type=int, help="random seed (default: random, recorded)")
+    train.add_argument("--n-envs", type=int, help="parallel environments (default: preset's)")
+    train.add_argument("--device", help="auto (default), cpu or cuda[:N]")
+    train.add_argument("--logdir", default="runs", help="root of run directories (default runs)")
+    train.add_argument(
+        "--hp",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override hyperparameters, e.g. learning_rate=3e-4 policy_kwargs.net_arch=[64,64]",
+    )
+    train.add_argument("--no-ddi", action="store_true", help="skip the data-dependent init")
+    train.add_argument("--eval-every", type=int, help="steps between evaluations (0: none)")
+    train.add_argument("--eval-episodes", type=int, help="episodes per evaluation")
+    train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: none)")
+    train.add_argument(
+        "--backend", default="auto", choices=("auto", "ale", "sb3"), help="Atari env backend"
+    )
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    train.add_argument(
+        "--no-progress-bar", action="store_true", help="plain progress lines, even on a terminal"
+    )
+    train.set_defaults(handler=_cmd_train)
+
+    listing = commands.add_parser("list", help="agents, presets, norms and env suites")
+    listing.add_argument("--agent", help="also show this agent's hyperparameters")
+    listing.set_defaults(handler=_cmd_list)
     return parser
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,12 +178,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args.handler(args))
+    except TrainingDiverged as error:
+        print(f"wnrl: error: {_one_line(error)}", file=sys.stderr)
+        return 1
     except WnrlError as error:
-        print(f"wnrl: error: {error}", file=sys.stderr)
+        print(f"wnrl: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("wnrl: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `wnrl list | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

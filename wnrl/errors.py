@@ -9,3 +9,7 @@ class WnrlError(Exception):
 
 class ConfigError(WnrlError, ValueError):
     """An unknown or invalid agent, preset, hyperparameter, norm or environment id."""
+
+
+class TrainingDiverged(WnrlError):
+    """A loss or a parameter became NaN or infinite during training (CLI exit code 1)."""

@@ -1,0 +1,237 @@
+"""The ``wnrl`` command line end to end: run directories, TensorBoard, resume, signals, errors."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from stable_baselines3 import DQN
+from stable_baselines3.common.callbacks import BaseCallback
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from wnrl.checkpoints import latest_checkpoint
+from wnrl.cli import main
+from wnrl.errors import TrainingDiverged
+from wnrl.train import build_config, resume_run, start_run
+
+
+def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "wnrl", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def only_run_dir(root: Path) -> Path:
+    runs = [p for p in root.glob("*/*") if (p / "config.yaml").is_file()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def tensorboard_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    result: dict[str, list[tuple[int, float]]] = {}
+    for path in sorted(run_dir.glob("events.out.tfevents.*")):
+        accumulator = EventAccumulator(str(path))
+        accumulator.Reload()
+        for tag in accumulator.Tags()["scalars"]:
+            result.setdefault(tag, []).extend((e.step, e.value) for e in accumulator.Scalars(tag))
+    return result
+
+
+def read_evaluations(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "evaluations.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_version_and_help() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.strip().startswith("wnrl 0.")
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("train", "evaluate", "list", "demo"):
+        assert command in result.stdout
+
+
+def test_list_shows_agents_presets_norms_and_suites(capsys) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for word in ("dqn", "qrdqn", "ppo", "a2c", "sac", "td3", "paper", "wn+mobn", "atari-paper"):
+        assert word in out
+    assert main(["list", "--agent", "dqn"]) == 0
+    assert "learning_starts: 100000" in capsys.readouterr().out
+
+
+def test_train_cartpole_writes_a_complete_run_directory(tmp_path: Path) -> None:
+    result = run_cli(
+        "train", "dqn", "CartPole-v1", "--steps", "1200", "--seed", "3",
+        "--eval-every", "600", "--eval-episodes", "2", "--checkpoint-every", "600",
+        "--hp", "learning_starts=200", "train_freq=4", "gradient_steps=1",
+        "--logdir", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    run_dir = only_run_dir(tmp_path)
+    assert run_dir.parent.name == "CartPole-v1" and run_dir.name.startswith("dqn-wn-s3-")
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["agent"] == "dqn" and config["norm"] == "wn" and config["seed"] == 3
+    assert config["hyperparams"]["learning_starts"] == 200 and config["preset"] == "classic"
+    assert config["ddi"] is True
+    rows = read_evaluations(run_dir)
+    assert [int(r["step"]) for r in rows] == [600, 1200]
+    assert all(int(r["episodes"]) == 2 and float(r["mean"]) > 0 for r in rows)
+    assert (run_dir / "model.zip").is_file()
+    assert latest_checkpoint(run_dir).name == "step-000001200"
+    tags = tensorboard_scalars(run_dir)
+    for tag in (
+        "rollout/ep_rew_mean",
+        "train/loss",
+        "eval/mean_reward",
+        "ddi/q_net/q_net.0/sigma",
+        "weight_norm/q_net.q_net.0/v_norm",
+        "weight_norm/q_net.q_net.4/step_scale",
+    ):
+        assert tag in tags, sorted(tags)
+    model = DQN.load(run_dir / "model.zip")
+    assert model.num_timesteps == 1200
+    assert "run directory" in result.stdout and "finished 1,200 steps" in result.stdout
+
+
+def test_train_atari_end_to_end(tmp_path: Path) -> None:
+    result = run_cli(
+        "train", "dqn", "breakout", "--preset", "quick", "--steps", "300", "--seed", "0",
+        "--eval-every", "300", "--eval-episodes", "1", "--checkpoint-every", "0",
+        "--hp", "learning_starts=100", "buffer_size=500",
+        "policy_kwargs.features_extractor_kwargs={features_dim: 64}",
+        "--logdir", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    run_dir = only_run_dir(tmp_path)
+    assert run_dir.parent.name == "ALE-Breakout-v5"
+    rows = read_evaluations(run_dir)
+    assert len(rows) == 1 and int(rows[0]["frames"]) == 4 * int(rows[0]["step"])
+    tags = tensorboard_scalars(run_dir)
+    assert "weight_norm/q_net.features_extractor.cnn.0/v_norm" in tags
+
+
+class Corrupt(BaseCallback):
+    """Turns a parameter into NaN at a given step (a diverging run, for the test)."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps == self.at:
+            with torch.no_grad():
+                next(self.model.policy.q_net.parameters()).fill_(float("nan"))
+        return True
+
+
+def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
+    config = build_config(
+        "dqn", "CartPole-v1", steps=2000, seed=0, logdir=tmp_path, eval_every=0,
+        checkpoint_every=400, hp={"learning_starts": 100, "train_freq": 4, "gradient_steps": 1},
+    )  # fmt: skip
+    with pytest.raises(TrainingDiverged, match="step-000000800"):
+        start_run(config, progress="none", extra_callbacks=(Corrupt(at=1000),))
+    run_dir = only_run_dir(tmp_path)
+    checkpoint = latest_checkpoint(run_dir)
+    assert checkpoint.name == "step-000000800"
+    assert not (run_dir / "model.zip").exists()
+    model = DQN.load(checkpoint / "model.zip")
+    assert all(torch.isfinite(p).all() for p in model.policy.parameters())
+
+
+def test_sigint_saves_a_checkpoint_and_resume_continues_the_run(tmp_path: Path) -> None:
+    args = [
+        sys.executable, "-m", "wnrl", "train", "dqn", "CartPole-v1", "--steps", "200000",
+        "--seed", "5", "--eval-every", "0", "--checkpoint-every", "100000",
+        "--hp", "learning_starts=100", "train_freq=4", "gradient_steps=1",
+        "--logdir", str(tmp_path), "--no-progress-bar",
+    ]  # fmt: skip
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(tmp_path.glob("*/*/events.out.tfevents.*")):
+        time.sleep(0.2)
+    time.sleep(2.0)  # let it train a little
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.strip().count("\n") == 0 and "resume with: wnrl train --resume" in err
+    run_dir = only_run_dir(tmp_path)
+    checkpoint = latest_checkpoint(run_dir)
+    stopped_at = int(checkpoint.name.split("-")[1])
+    assert 100 < stopped_at < 200_000
+    saved = DQN.load(checkpoint / "model.zip")
+    assert saved.num_timesteps == stopped_at
+    assert (checkpoint / "replay_buffer.pkl").is_file()
+
+    target = stopped_at + 300  # SB3 stops at the end of a rollout (train_freq=4 steps here)
+    result = resume_run(run_dir, steps=target, progress="none")
+    assert result.status == "finished" and target <= result.num_timesteps < target + 4
+    final = DQN.load(run_dir / "model.zip")
+    assert final.num_timesteps == result.num_timesteps
+    assert final.exploration_rate == pytest.approx(
+        max(0.04, 1 - (1 - 0.04) * final.num_timesteps / (0.16 * target)), abs=0.01
+    )  # the exploration schedule continued over the same total, not restarted
+    # the same TensorBoard run: the resumed session's events continue the step count
+    steps = [step for step, _ in tensorboard_scalars(run_dir).get("train/loss", [])]
+    assert steps and max(steps) > stopped_at
+    assert len(list(run_dir.glob("events.out.tfevents.*"))) == 2
+
+
+BAD_INPUTS = [
+    (["train", "dqnn", "CartPole-v1"], "unknown agent 'dqnn' (did you mean 'dqn'?)"),
+    (["train", "dqn", "CartPol-v1"], "did you mean 'CartPole-v1'"),
+    (["train", "dqn", "ALE/Breakot-v5"], "did you mean 'ALE/Breakout-v5'"),
+    (["train", "dqn", "Pendulum-v1"], "dqn cannot act in Pendulum-v1"),
+    (["train", "sac", "CartPole-v1"], "sac cannot act in CartPole-v1"),
+    (["train", "dqn", "CartPole-v1", "--preset", "papr"], "unknown preset 'papr'"),
+    (["train", "dqn", "CartPole-v1", "--preset", "paper"], "is for atari environments"),
+    (["train", "dqn", "CartPole-v1", "--hp", "learning_rat=1e-3"], "did you mean 'learning_rate'"),
+    (["train", "dqn", "CartPole-v1", "--hp", "learning_rate=abc"], "learning_rate must be"),
+    (["train", "dqn", "CartPole-v1", "--hp", "learning_rate"], "--hp expects key=value"),
+    (["train", "dqn", "CartPole-v1", "--norm", "weight"], "unknown norm 'weight'"),
+    (["train", "dqn", "CartPole-v1", "--steps", "0"], "--steps must be a positive integer"),
+    (["train", "dqn", "CartPole-v1", "--device", "cuda"], "no CUDA GPU is available"),
+    (["train", "--resume", "/nonexistent/run"], "run directory not found: /nonexistent/run"),
+    (["train"], "train needs AGENT and ENV"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_INPUTS, ids=[" ".join(a) for a, _ in BAD_INPUTS])
+def test_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, capsys) -> None:
+    if "cuda" in argv and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("wnrl: error: ") and err.count("\n") == 1, err
+    assert message in err
+
+
+def test_corrupt_run_directory_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    (tmp_path / "config.yaml").write_text("agent: [unclosed\n")
+    assert main(["train", "--resume", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "is not valid YAML" in err and err.count("\n") == 1
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["train", "--resume", str(empty)]) == 2
+    assert "not a wnrl run directory" in capsys.readouterr().err
+
+
+def test_bad_input_through_the_real_command_has_no_traceback() -> None:
+    result = run_cli("train", "dqn", "Pendulum-v1")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

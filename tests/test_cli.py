@@ -72,7 +72,10 @@ def test_list_shows_agents_presets_norms_and_suites(capsys) -> None:
     assert "learning_starts: 100000" in capsys.readouterr().out
 
 
-def test_train_cartpole_writes_a_complete_run_directory(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def cartpole_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One real CLI training run, shared by the tests that inspect or evaluate it."""
+    tmp_path = tmp_path_factory.mktemp("runs")
     result = run_cli(
         "train", "dqn", "CartPole-v1", "--steps", "1200", "--seed", "3",
         "--eval-every", "600", "--eval-episodes", "2", "--checkpoint-every", "600",
@@ -80,7 +83,11 @@ def test_train_cartpole_writes_a_complete_run_directory(tmp_path: Path) -> None:
         "--logdir", str(tmp_path),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    run_dir = only_run_dir(tmp_path)
+    return only_run_dir(tmp_path), result
+
+
+def test_train_cartpole_writes_a_complete_run_directory(cartpole_run) -> None:
+    run_dir, result = cartpole_run
     assert run_dir.parent.name == "CartPole-v1" and run_dir.name.startswith("dqn-wn-s3-")
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert config["agent"] == "dqn" and config["norm"] == "wn" and config["seed"] == 3
@@ -104,6 +111,31 @@ def test_train_cartpole_writes_a_complete_run_directory(tmp_path: Path) -> None:
     model = DQN.load(run_dir / "model.zip")
     assert model.num_timesteps == 1200
     assert "run directory" in result.stdout and "finished 1,200 steps" in result.stdout
+
+
+def test_evaluate_a_run_directory_and_its_model_file(cartpole_run) -> None:
+    run_dir, _ = cartpole_run
+    result = run_cli("evaluate", str(run_dir), "--episodes", "3", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    assert "CartPole-v1" in result.stdout and "over 3 episodes" in result.stdout
+    again = run_cli("evaluate", str(run_dir / "model.zip"), "--episodes", "3", "--seed", "1")
+    assert again.stdout == result.stdout  # config.yaml beside the model; same seed, same scores
+    trusted = run_cli(
+        "evaluate", str(run_dir), "--episodes", "3", "--seed", "1", "--weights-only"
+    )
+    assert trusted.returncode == 0 and trusted.stdout == result.stdout
+
+
+def test_evaluate_bad_inputs(tmp_path: Path, capsys) -> None:
+    assert main(["evaluate", str(tmp_path / "missing.zip")]) == 2
+    assert "no such run directory or model file" in capsys.readouterr().err
+    corrupt = tmp_path / "model.zip"
+    corrupt.write_bytes(b"not a zip at all")
+    assert main(["evaluate", str(corrupt), "--env", "CartPole-v1"]) == 2
+    err = capsys.readouterr().err
+    assert str(corrupt) in err and err.count("\n") == 1
+    assert main(["evaluate", str(corrupt)]) == 2
+    assert "give an env id" in capsys.readouterr().err
 
 
 def test_train_atari_end_to_end(tmp_path: Path) -> None:
@@ -224,7 +256,7 @@ def test_corrupt_run_directory_is_a_clear_error(tmp_path: Path, capsys) -> None:
     (tmp_path / "config.yaml").write_text("agent: [unclosed\n")
     assert main(["train", "--resume", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "is not valid YAML" in err and err.count("\n") == 1
+    assert "not valid YAML" in err and err.count("\n") == 1
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["train", "--resume", str(empty)]) == 2

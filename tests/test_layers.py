@@ -290,7 +290,8 @@ def test_data_dependent_init_normalizes_every_layer_in_order() -> None:
     stats = data_dependent_init(net, batch, init_scale={"9": 0.01})
     assert list(stats) == ["0", "2", "4", "7", "9"]  # forward order
     assert [id(p) for p in net.parameters()] == params_before
-    assert all(p is q for p, q in zip(optimizer.param_groups[0]["params"], net.parameters()))
+    held = optimizer.param_groups[0]["params"]
+    assert all(p is q for p, q in zip(held, net.parameters(), strict=True))
     outputs = preactivations(net, batch)
     for name, out in outputs.items():
         mean, std = unit_stats(out)
@@ -379,7 +380,6 @@ def fresh(layer: WeightNormLinear, x: torch.Tensor) -> torch.Tensor:
 
 def test_cache_is_reused_when_nothing_changed() -> None:
     layer = WeightNormLinear(6, 4)
-    x = torch.randn(2, 6)
     with torch.no_grad():
         first = layer.weight
         assert layer.weight is first  # no renormalization on the act path

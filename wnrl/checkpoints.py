@@ -110,9 +110,15 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     pointer = root / LATEST
     if not pointer.is_file():
         return None
-    path = root / pointer.read_text().strip()
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise WnrlError(f"cannot read {pointer}: {type(error).__name__}") from error
+    if not name or "\n" in name or name in (".", "..") or "/" in name or os.sep in name:
+        raise WnrlError(f"corrupt {pointer}: it should hold a checkpoint name, got {name!r:.60}")
+    path = root / name
     if not (path / MODEL).is_file():
-        raise WnrlError(f"checkpoint {path} named by {pointer} is missing or incomplete")
+        raise WnrlError(f"checkpoint model {path / MODEL} (named by {pointer}) is missing")
     return path
 
 

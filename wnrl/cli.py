@@ -69,6 +69,49 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from wnrl.evaluate import (
+        evaluate_model,
+        evaluation_env,
+        format_result,
+        load_for_evaluation,
+        record_video,
+        require_moviepy,
+    )
+
+    if args.video:
+        require_moviepy()  # before any work: a missing extra is a one-line error
+    model, config = load_for_evaluation(
+        args.target, env_id=args.env, device=args.device, weights_only=args.weights_only
+    )
+    env = evaluation_env(
+        config["env"],
+        n_envs=min(args.episodes, args.n_envs),
+        seed=args.seed,
+        backend=config.get("backend", "auto"),
+        **config.get("env_kwargs", {}),
+    )
+    try:
+        result = evaluate_model(
+            model, env, n_episodes=args.episodes, epsilon=args.epsilon, seed=args.seed
+        )
+    finally:
+        env.close()
+    epsilon = "protocol default" if args.epsilon is None else args.epsilon
+    print(format_result(result, f"{config['env']} (epsilon {epsilon})"))
+    if args.video:
+        record_video(
+            model,
+            config["env"],
+            args.video,
+            epsilon=args.epsilon,
+            seed=args.seed,
+            env_kwargs=config.get("env_kwargs", {}),
+        )
+        print(f"video: {args.video}")
+    return 0
+
+
 def _run_dir_hint(config: dict) -> str:
     env = config["env"].replace("/", "-")
     return f"{config['logdir']}/{env}/{config['agent']}-{config['norm']}-s{config['seed']}-<time>"
@@ -159,6 +202,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-progress-bar", action="store_true", help="plain progress lines, even on a terminal"
     )
     train.set_defaults(handler=_cmd_train)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="test scores of a run or model (DQN protocol: epsilon-greedy 0.05, no-op starts)",
+        description="Evaluate a run directory (its final model, else its latest checkpoint) or a "
+        "model file: prints mean, std, max and min of the real game score; --video records one "
+        "episode (needs the video extra: pip install 'wnrl[video]').",
+    )
+    evaluate.add_argument("target", metavar="RUN_DIR|MODEL.zip")
+    evaluate.add_argument("--episodes", type=int, default=30, help="episodes (default 30)")
+    evaluate.add_argument(
+        "--epsilon", type=float, default=None, help="random-action rate (default 0.05 on Atari)"
+    )
+    evaluate.add_argument("--video", metavar="FILE.mp4", help="also record one episode")
+    evaluate.add_argument("--env", help="env id, for a model file without config.yaml beside it")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--n-envs", type=int, default=4, help="parallel envs (default 4)")
+    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument(
+        "--weights-only", action="store_true", help="never unpickle the file (untrusted models)"
+    )
+    evaluate.set_defaults(handler=_cmd_evaluate)
 
     listing = commands.add_parser("list", help="agents, presets, norms and env suites")
     listing.add_argument("--agent", help="also show this agent's hyperparameters")

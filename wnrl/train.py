@@ -64,10 +64,8 @@ from wnrl.presets import (
     materialize_policy_kwargs,
     select_preset,
 )
+from wnrl.rundir import CONFIG, EVALUATIONS, FINAL_MODEL, read_config
 
-CONFIG = "config.yaml"
-EVALUATIONS = "evaluations.csv"
-FINAL_MODEL = "model.zip"
 ATARI_FRAME_SKIP = 4
 
 
@@ -214,20 +212,14 @@ def run_dir_for(config: dict[str, Any]) -> Path:
     return path
 
 
-def read_config(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / CONFIG
+def read_run_config(run_dir: Path) -> dict[str, Any]:
+    """The configuration of an existing run directory (for ``--resume``)."""
     if not run_dir.is_dir():
         raise WnrlError(f"run directory not found: {run_dir}")
-    if not path.is_file():
+    if not (run_dir / CONFIG).is_file():
         raise WnrlError(f"{run_dir} is not a wnrl run directory (no {CONFIG})")
-    try:
-        config = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise WnrlError(f"{path} is not valid YAML: {error}") from error
-    required = {"agent", "env", "norm", "seed", "n_timesteps", "hyperparams"}
-    if not isinstance(config, dict) or not required <= set(config):
-        raise WnrlError(f"{path} is not a wnrl run config (needs {', '.join(sorted(required))})")
-    return config
+    required = ("agent", "env", "norm", "seed", "n_timesteps", "n_envs", "hyperparams", "eval")
+    return read_config(run_dir / CONFIG, required)
 
 
 # --------------------------------------------------------------------------------------------
@@ -500,7 +492,7 @@ def resume_run(
 ) -> TrainResult:
     """Continue an interrupted run from its latest checkpoint (same directory and schedule)."""
     run_dir = Path(run_dir)
-    config = read_config(run_dir)
+    config = read_run_config(run_dir)
     if steps is not None:
         config["n_timesteps"] = _positive("--steps", steps)
     if device is not None:

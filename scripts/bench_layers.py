@@ -8,8 +8,8 @@ three alike):
 * act: batch 1, no grad, eval mode (the call made once per environment step);
 * train: batch 32, forward + MSE backward + Adam step.
 
-Prints the median time per call and each variant's ratio to plain. Targets for wnrl: act and
-train <= 1.05x.
+Prints the median time per call and each variant's ratio to plain (the median of the per-round
+ratios: a round's variants run back to back). Targets for wnrl: act and train <= 1.05x.
 
     python scripts/bench_layers.py [--threads 2] [--rounds 15] [--calls 40]
 """
@@ -85,8 +85,10 @@ def train_workload(net: nn.Module, x: torch.Tensor) -> Callable[[], None]:
     return run
 
 
-def measure(workloads: dict[str, Callable[[], None]], rounds: int, calls: int) -> dict[str, float]:
-    """Median seconds per call of each workload, interleaved round by round (A B C A B C ...)."""
+def measure(
+    workloads: dict[str, Callable[[], None]], rounds: int, calls: int
+) -> dict[str, list[float]]:
+    """Seconds per call of each workload in every round, rounds interleaved (A B C A B C ...)."""
     for run in workloads.values():  # warm-up
         for _ in range(max(3, calls // 4)):
             run()
@@ -97,14 +99,20 @@ def measure(workloads: dict[str, Callable[[], None]], rounds: int, calls: int) -
             for _ in range(calls):
                 run()
             samples[name].append((time.perf_counter() - start) / calls)
-    return {name: statistics.median(times) for name, times in samples.items()}
+    return samples
+
+
+def paired_ratio(samples: list[float], baseline: list[float]) -> float:
+    """Median over rounds of the per-round ratio: each round's pair ran back to back, so a
+    slow spell of the machine cancels out of it."""
+    return statistics.median(a / b for a, b in zip(samples, baseline, strict=True))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--calls", type=int, default=40, help="calls per round and variant")
+    parser.add_argument("--rounds", type=int, default=31)
+    parser.add_argument("--calls", type=int, default=20, help="calls per round and variant")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -115,7 +123,7 @@ def main() -> None:
         "MLP 256-256": (lambda: mlp(256), (8,)),
     }
     variants = {"plain": lambda m: m, "wnrl": weight_norm, "torch-wn": torch_weight_norm}
-    print(f"torch {torch.__version__}, {args.threads} threads, median of {args.rounds} rounds")
+    print(f"torch {torch.__version__}, {args.threads} threads, {args.rounds} paired rounds")
     print(f"{'network':<12} {'workload':<6} " + " ".join(f"{v:>16}" for v in variants))
     for net_name, (build, shape) in networks.items():
         for work_name, batch, make in (("act", 1, act_workload), ("train", 32, train_workload)):
@@ -124,8 +132,12 @@ def main() -> None:
             for variant, convert in variants.items():
                 torch.manual_seed(0)
                 workloads[variant] = make(convert(build()), x)
-            times = measure(workloads, args.rounds, args.calls)
-            cells = [f"{times[v] * 1e3:7.3f}ms {times[v] / times['plain']:5.2f}x" for v in variants]
+            samples = measure(workloads, args.rounds, args.calls)
+            cells = [
+                f"{statistics.median(samples[v]) * 1e3:7.3f}ms "
+                f"{paired_ratio(samples[v], samples['plain']):5.2f}x"
+                for v in variants
+            ]
             print(f"{net_name:<12} {work_name:<6} " + " ".join(f"{c:>16}" for c in cells))
 
 

@@ -120,9 +120,7 @@ def test_evaluate_a_run_directory_and_its_model_file(cartpole_run) -> None:
     assert "CartPole-v1" in result.stdout and "over 3 episodes" in result.stdout
     again = run_cli("evaluate", str(run_dir / "model.zip"), "--episodes", "3", "--seed", "1")
     assert again.stdout == result.stdout  # config.yaml beside the model; same seed, same scores
-    trusted = run_cli(
-        "evaluate", str(run_dir), "--episodes", "3", "--seed", "1", "--weights-only"
-    )
+    trusted = run_cli("evaluate", str(run_dir), "--episodes", "3", "--seed", "1", "--weights-only")
     assert trusted.returncode == 0 and trusted.stdout == result.stdout
 
 
@@ -184,24 +182,54 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path: Path) ->
     assert all(torch.isfinite(p).all() for p in model.policy.parameters())
 
 
-def test_sigint_saves_a_checkpoint_and_resume_continues_the_run(tmp_path: Path) -> None:
+def train_until_signal(
+    tmp_path: Path, signum: int, checkpoint_every: int = 100_000, wait_for: str = "events.out.*"
+) -> tuple[subprocess.Popen, str, Path]:
+    """Start a long CLI run, send ``signum`` once ``wait_for`` exists in the run directory
+    (and 2 s more of training); returns (process, stderr, run directory)."""
     args = [
         sys.executable, "-m", "wnrl", "train", "dqn", "CartPole-v1", "--steps", "200000",
-        "--seed", "5", "--eval-every", "0", "--checkpoint-every", "100000",
+        "--seed", "5", "--eval-every", "0", "--checkpoint-every", str(checkpoint_every),
         "--hp", "learning_starts=100", "train_freq=4", "gradient_steps=1",
         "--logdir", str(tmp_path), "--no-progress-bar",
     ]  # fmt: skip
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while time.time() < deadline and not list(tmp_path.glob("*/*/events.out.tfevents.*")):
+    while time.time() < deadline and not list(tmp_path.glob(f"*/*/{wait_for}")):
         time.sleep(0.2)
     time.sleep(2.0)  # let it train a little
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=120)
+    return process, err, only_run_dir(tmp_path)
+
+
+def test_sigterm_saves_a_loadable_checkpoint(tmp_path: Path) -> None:
+    process, err, run_dir = train_until_signal(tmp_path, signal.SIGTERM)
+    assert process.returncode == 143, err
+    assert "SIGTERM at step" in err and "Traceback" not in err
+    checkpoint = latest_checkpoint(run_dir)
+    assert DQN.load(checkpoint / "model.zip").num_timesteps == int(checkpoint.name[5:])
+
+
+def test_kill_9_loses_at_most_one_checkpoint_interval(tmp_path: Path) -> None:
+    process, _, run_dir = train_until_signal(
+        tmp_path, signal.SIGKILL, checkpoint_every=1000, wait_for="checkpoints/latest"
+    )
+    assert process.returncode == -signal.SIGKILL
+    checkpoint = latest_checkpoint(run_dir)  # complete, whatever moment the kill came
+    saved = DQN.load(checkpoint / "model.zip")
+    assert saved.num_timesteps == int(checkpoint.name[5:]) >= 1000
+    target = saved.num_timesteps + 200
+    result = resume_run(run_dir, steps=target, progress="none")
+    assert result.status == "finished" and target <= result.num_timesteps < target + 4
+    assert not list((run_dir / "checkpoints").glob(".step-*"))  # no half-written leftovers
+
+
+def test_sigint_saves_a_checkpoint_and_resume_continues_the_run(tmp_path: Path) -> None:
+    process, err, run_dir = train_until_signal(tmp_path, signal.SIGINT)
     assert process.returncode == 130, err
     assert "Traceback" not in err
     assert err.strip().count("\n") == 0 and "resume with: wnrl train --resume" in err
-    run_dir = only_run_dir(tmp_path)
     checkpoint = latest_checkpoint(run_dir)
     stopped_at = int(checkpoint.name.split("-")[1])
     assert 100 < stopped_at < 200_000

@@ -25,23 +25,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations
 
+from wnrl.demo import nature_q_network as nature_cnn
 from wnrl.layers import weight_norm
-
-
-def nature_cnn(n_actions: int = 4) -> nn.Module:
-    """The DQN Q-network of Mnih et al. (2015) (paper sec. 5.4), 4x84x84 input."""
-    return nn.Sequential(
-        nn.Conv2d(4, 32, 8, stride=4),
-        nn.ReLU(),
-        nn.Conv2d(32, 64, 4, stride=2),
-        nn.ReLU(),
-        nn.Conv2d(64, 64, 3, stride=1),
-        nn.ReLU(),
-        nn.Flatten(),
-        nn.Linear(3136, 512),
-        nn.ReLU(),
-        nn.Linear(512, n_actions),
-    )
 
 
 def mlp(width: int, n_in: int = 8, n_out: int = 4) -> nn.Module:

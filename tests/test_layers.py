@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations
 
+from wnrl.demo import nature_q_network as nature_cnn
 from wnrl.layers import (
     MeanOnlyBatchNorm,
     TrackedParameter,
@@ -25,21 +26,6 @@ from wnrl.layers import (
     weight_norm,
     weight_norm_layers,
 )
-
-
-def nature_cnn(n_actions: int = 4) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(4, 32, 8, stride=4),
-        nn.ReLU(),
-        nn.Conv2d(32, 64, 4, stride=2),
-        nn.ReLU(),
-        nn.Conv2d(64, 64, 3, stride=1),
-        nn.ReLU(),
-        nn.Flatten(),
-        nn.Linear(3136, 512),
-        nn.ReLU(),
-        nn.Linear(512, n_actions),
-    )
 
 
 def explicit_weight(v: torch.Tensor, g: torch.Tensor) -> torch.Tensor:

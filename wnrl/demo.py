@@ -18,7 +18,7 @@ from torch import nn
 from wnrl.layers import data_dependent_init, paper_init_, weight_norm, weight_norm_layers
 
 
-def nature_q_network(n_actions: int) -> nn.Sequential:
+def nature_q_network(n_actions: int = 4) -> nn.Sequential:
     """Mnih et al. (2015): Conv 32x8x8/4, Conv 64x4x4/2, Conv 64x3x3/1, FC 512, FC n_actions."""
     return nn.Sequential(
         nn.Conv2d(4, 32, 8, stride=4),

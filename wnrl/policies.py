@@ -107,9 +107,19 @@ class _NormalizedPolicy:
 
     norm: str
 
-    @staticmethod
-    def _prepare_kwargs(observation_space: spaces.Space, kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Callable[[float], float],
+        norm: str = "wn",
+        **kwargs: Any,
+    ) -> None:
+        """SB3's policy built as usual (every SB3 argument works), then rewritten for ``norm``."""
+        check_norm(norm)
         kwargs.setdefault("features_extractor_class", default_features_extractor(observation_space))
+        super().__init__(observation_space, action_space, lr_schedule, **kwargs)  # type: ignore[call-arg]
+        self._apply_norm(norm)
 
     def _apply_norm(self, norm: str) -> None:
         """Rewrite every network's layers for ``norm`` and rebuild the optimizers on them."""
@@ -199,19 +209,6 @@ class WNDQNPolicy(_NormalizedPolicy, DQNPolicy):
 
     _wnrl_family = "dqn"
 
-    def __init__(
-        self,
-        observation_space: spaces.Space,
-        action_space: spaces.Discrete,
-        lr_schedule: Callable[[float], float],
-        norm: str = "wn",
-        **kwargs: Any,
-    ) -> None:
-        check_norm(norm)
-        self._prepare_kwargs(observation_space, kwargs)
-        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
-        self._apply_norm(norm)
-
     def output_heads(self) -> dict[nn.Module, str]:
         return {_last_linear(net.q_net): "q" for net in (self.q_net, self.q_net_target)}
 
@@ -223,19 +220,6 @@ class WNQRDQNPolicy(_NormalizedPolicy, QRDQNPolicy):
     """QR-DQN's quantile network (sb3-contrib) with weight normalization."""
 
     _wnrl_family = "qrdqn"
-
-    def __init__(
-        self,
-        observation_space: spaces.Space,
-        action_space: spaces.Discrete,
-        lr_schedule: Callable[[float], float],
-        norm: str = "wn",
-        **kwargs: Any,
-    ) -> None:
-        check_norm(norm)
-        self._prepare_kwargs(observation_space, kwargs)
-        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
-        self._apply_norm(norm)
 
     def output_heads(self) -> dict[nn.Module, str]:
         nets = (self.quantile_net, self.quantile_net_target)
@@ -256,19 +240,6 @@ class WNActorCriticPolicy(_NormalizedPolicy, ActorCriticPolicy):
 
     _wnrl_family = "actor_critic"
 
-    def __init__(
-        self,
-        observation_space: spaces.Space,
-        action_space: spaces.Space,
-        lr_schedule: Callable[[float], float],
-        norm: str = "wn",
-        **kwargs: Any,
-    ) -> None:
-        check_norm(norm)
-        self._prepare_kwargs(observation_space, kwargs)
-        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
-        self._apply_norm(norm)
-
     def output_heads(self) -> dict[nn.Module, str]:
         return {self.action_net: "policy", self.value_net: "value"}
 
@@ -283,19 +254,6 @@ class WNSACPolicy(_NormalizedPolicy, SACPolicy):
     """SAC actor and twin critics (and critic target) with weight normalization."""
 
     _wnrl_family = "sac"
-
-    def __init__(
-        self,
-        observation_space: spaces.Space,
-        action_space: spaces.Box,
-        lr_schedule: Callable[[float], float],
-        norm: str = "wn",
-        **kwargs: Any,
-    ) -> None:
-        check_norm(norm)
-        self._prepare_kwargs(observation_space, kwargs)
-        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
-        self._apply_norm(norm)
 
     def _optimizer_owners(self) -> Iterable[nn.Module]:
         return (self.actor, self.critic)
@@ -319,19 +277,6 @@ class WNTD3Policy(_NormalizedPolicy, TD3Policy):
     """TD3 actor and twin critics (and both targets) with weight normalization."""
 
     _wnrl_family = "td3"
-
-    def __init__(
-        self,
-        observation_space: spaces.Space,
-        action_space: spaces.Box,
-        lr_schedule: Callable[[float], float],
-        norm: str = "wn",
-        **kwargs: Any,
-    ) -> None:
-        check_norm(norm)
-        self._prepare_kwargs(observation_space, kwargs)
-        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
-        self._apply_norm(norm)
 
     def _optimizer_owners(self) -> Iterable[nn.Module]:
         return (self.actor, self.critic)

@@ -127,7 +127,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(f"  {agent} ({ALGORITHMS[agent].__name__})")
         for name, preset in agent_presets(agent).items():
             steps = f"{preset['n_timesteps']:,} steps"
-            summary = preset.get("description", "").split(": ")[0].split(". ")[0]
+            text = " ".join(preset.get("description", "").split())
+            summary = text if len(text) <= 72 else text[:69] + "..."
             print(f"    {name:<11} [{preset['family']}, {steps}] {summary}")
             if args.agent:
                 for key, value in (preset.get("hyperparams") or {}).items():

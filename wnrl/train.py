@@ -474,11 +474,17 @@ def _progress_mode(progress: str) -> str:
 
 
 def start_run(
-    config: dict[str, Any], progress: str = "auto", extra_callbacks: tuple = ()
+    config: dict[str, Any],
+    progress: str = "auto",
+    extra_callbacks: tuple = (),
+    run_dir: Path | None = None,
 ) -> TrainResult:
-    """Create the run directory, write config.yaml, and train."""
-    run_dir = run_dir_for(config)
-    run_dir.mkdir(parents=True)
+    """Create the run directory (``run_dir``, or a new timestamped one), write config.yaml,
+    and train. An explicit ``run_dir`` (sweeps) must not exist yet or be empty."""
+    run_dir = Path(run_dir) if run_dir is not None else run_dir_for(config)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise WnrlError(f"run directory {run_dir} already exists and is not empty")
+    run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / CONFIG, yaml.safe_dump(config, sort_keys=False))
     return _train(config, run_dir, resume=False, progress=progress, extra_callbacks=extra_callbacks)
 

@@ -32,6 +32,7 @@ _LAZY = {
     "callbacks": "wnrl.callbacks",
     "DataDependentInit": "wnrl.callbacks",
     "WeightNormLogger": "wnrl.callbacks",
+    "AtariReplayBuffer": "wnrl.buffers",
     "load": "wnrl.serialization",
     "detect_algorithm": "wnrl.serialization",
 }

@@ -245,11 +245,28 @@ def schedule(value: Any, key: str) -> Any:
     return value
 
 
+def _replay_buffer_classes() -> dict[str, type]:
+    from stable_baselines3.common.buffers import ReplayBuffer
+
+    from wnrl.buffers import AtariReplayBuffer
+
+    return {"AtariReplayBuffer": AtariReplayBuffer, "ReplayBuffer": ReplayBuffer}
+
+
 def materialize_hyperparams(hyperparams: dict[str, Any]) -> dict[str, Any]:
-    """YAML values -> SB3 constructor values (schedules, and a clear error for bad numbers)."""
+    """YAML values -> SB3 constructor values (schedules, buffer classes by name, and a clear
+    error for bad numbers)."""
     result = {}
     for key, value in hyperparams.items():
         value = schedule(value, key)
+        if key == "replay_buffer_class" and isinstance(value, str):
+            classes = _replay_buffer_classes()
+            if value not in classes:
+                raise ConfigError(
+                    f"replay_buffer_class: unknown {value!r}{_did_you_mean(value, classes)}; "
+                    f"choose one of {', '.join(classes)}"
+                )
+            value = classes[value]
         if key in ("learning_rate", "clip_range") and isinstance(value, str):
             raise ConfigError(f"{key} must be a number or 'lin_<number>', got {value!r}")
         result[key] = value

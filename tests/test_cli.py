@@ -59,7 +59,7 @@ def test_version_and_help() -> None:
     assert result.returncode == 0 and result.stdout.strip().startswith("wnrl 0.")
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("train", "evaluate", "list", "demo"):
+    for command in ("train", "evaluate", "list", "demo", "sweep", "compare"):
         assert command in result.stdout
 
 

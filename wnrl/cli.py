@@ -229,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="agents, presets, norms and env suites")
     listing.add_argument("--agent", help="also show this agent's hyperparameters")
     listing.set_defaults(handler=_cmd_list)
+
+    from wnrl.compare import add_compare_parser
+    from wnrl.sweep import add_sweep_parser
+
+    add_sweep_parser(commands)
+    add_compare_parser(commands)
     return parser
 
 

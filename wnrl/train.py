@@ -95,7 +95,8 @@ def resolve_device(device: str) -> str:
     raise ConfigError(f"unknown device {device!r}; use auto, cpu or cuda[:N]")
 
 
-def _action_space_name(env_id: str) -> str:
+def action_space_name(env_id: str) -> str:
+    """The name of the action space class of ``env_id`` (Discrete, Box, ...)."""
     if is_atari(env_id):
         return "Discrete"
     try:
@@ -137,7 +138,7 @@ def build_config(
     except ValueError as error:
         raise ConfigError(str(error)) from error
     env_id = canonical_env_id(env)
-    action_space = _action_space_name(env_id)
+    action_space = action_space_name(env_id)
     if action_space not in ACTION_SPACES[agent]:
         raise ConfigError(
             f"{agent} cannot act in {env_id}: its action space is {action_space}, "

@@ -1,0 +1,200 @@
+"""``wnrl compare`` on synthetic run directories: exact statistics, resumes, figures, errors."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+import yaml
+
+from wnrl import compare as cmp
+
+
+def make_run(
+    root: Path,
+    env: str,
+    norm: str,
+    seed: int,
+    evals: list[tuple[int, float]] | None = None,
+    agent: str = "dqn",
+    frames_per_step: int = 1,
+    scalars: list[list[tuple[int, float]]] | None = None,
+    config_extra: dict | None = None,
+) -> Path:
+    """A run directory as ``wnrl train`` writes it: config.yaml, evaluations.csv and one
+    TensorBoard events file per process (``scalars``: rollout/ep_rew_mean of each process)."""
+    run_dir = root / env.replace("/", "-") / f"{agent}-{norm}-s{seed}"
+    run_dir.mkdir(parents=True)
+    config = {
+        "agent": agent,
+        "env": env,
+        "norm": norm,
+        "seed": seed,
+        "n_timesteps": 300,
+        "hyperparams": {"learning_rate": 1e-3},
+        "logdir": str(root),
+        **(config_extra or {}),
+    }
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    if evals is not None:
+        with open(run_dir / "evaluations.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["step", "frames", "mean", "std", "max", "min", "episodes"])
+            for step, mean in evals:
+                writer.writerow([step, step * frames_per_step, mean, 0.0, mean, mean, 2])
+    if scalars:
+        from torch.utils.tensorboard import SummaryWriter
+
+        for process, points in enumerate(scalars):
+            writer = SummaryWriter(str(run_dir), filename_suffix=f".{process}")
+            for step, value in points:
+                writer.add_scalar(cmp.TRAIN_TAG, value, step, walltime=1000.0 * (process + 1))
+            writer.close()
+    return run_dir
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def assert_png(path: Path) -> None:
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = matplotlib.image.imread(path)
+    height, width = round(cmp.FIGSIZE[1] * cmp.DPI), round(cmp.FIGSIZE[0] * cmp.DPI)
+    assert image.shape[:2] == (height, width)
+    assert image[..., :3].std() > 0.05  # something is drawn
+
+
+@pytest.fixture()
+def runs_root(tmp_path: Path) -> Path:
+    root = tmp_path / "runs"
+    make_run(root, "CartPole-v1", "wn", 0, [(100, 0.0), (200, 10.0), (300, 20.0)])
+    make_run(root, "CartPole-v1", "wn", 1, [(100, 0.0), (200, 30.0), (300, 10.0)])
+    make_run(root, "CartPole-v1", "none", 0, [(100, 5.0), (200, 5.0), (300, 8.0)])
+    make_run(root, "ALE/Breakout-v5", "wn", 0, [(100, 1.0), (200, 3.0)], frames_per_step=4)
+    return root
+
+
+def test_table_numbers_figures_and_printout(runs_root: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    assert cmp.main([str(runs_root), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    rows = read_csv(out / "results.csv")
+    assert [(r["env"], r["norm"], r["seeds"]) for r in rows] == [
+        ("ALE/Breakout-v5", "wn", "1"),
+        ("CartPole-v1", "none", "1"),  # the baseline first
+        ("CartPole-v1", "wn", "2"),
+    ]
+    wn = rows[2]
+    # per seed: max 20 and 30, final 20 and 10, AUC (trapezoid / 200 steps) 10 and 17.5
+    expected = {"max_mean": 25, "max_std": 5, "final_mean": 15, "final_std": 5}
+    expected |= {"auc_mean": 13.75, "auc_std": 3.75, "steps": 300, "frames": 300}
+    for key, value in expected.items():
+        assert math.isclose(float(wn[key]), value), (key, wn[key])
+    assert rows[0]["frames"] == "800"  # Atari: 4 frames per step, from evaluations.csv
+    assert "paper_dqn" not in rows[0]
+    markdown = (out / "results.md").read_text()
+    assert "| CartPole-v1 | dqn | wn | 2 | 300 | 25.0 ± 5.0 | 15.0 ± 5.0 | 13.8 ± 3.8 |" in markdown
+    assert "| CartPole-v1 | dqn | none | 1 | 300 | 8.0 | 8.0 | 5.8 |" in markdown
+    assert "| CartPole-v1 | dqn | wn | 2 |" in printed and "paper DQN" not in printed
+    for name in ("CartPole-v1.png", "ALE-Breakout-v5.png"):
+        assert_png(out / name)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "ALE-Breakout-v5.png",
+        "CartPole-v1.png",
+        "results.csv",
+        "results.md",
+    ]
+
+
+def test_paper_columns(runs_root: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    assert cmp.main([str(runs_root / "ALE-Breakout-v5"), "--out", str(out), "--paper"]) == 0
+    printed = capsys.readouterr().out
+    (row,) = read_csv(out / "results.csv")
+    assert (row["paper_dqn"], row["paper_dqn_wn"], row["mnih2015"]) == ("410", "403", "401")
+    assert row["rlzoo_10m"] == "358.3"
+    assert "| 410.0 | 403.0 | 401.0 | 358.3 |" in printed
+    assert "Salimans & Kingma" in (out / "results.md").read_text()
+    assert cmp.game_name("SpaceInvadersNoFrameskip-v4") == "SpaceInvaders"
+    assert cmp.game_name("ALE/SpaceInvaders-v5") == "SpaceInvaders"
+
+
+def test_resumed_runs_keep_the_restarted_branch(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    # evaluations.csv of a run resumed from its step-100 checkpoint: 200 and 300 logged twice
+    run_dir = make_run(
+        root,
+        "CartPole-v1",
+        "wn",
+        0,
+        [(100, 1.0), (200, 50.0), (300, 60.0), (200, 2.0), (300, 3.0)],
+        scalars=[[(50, 1.0), (100, 2.0), (150, 3.0)], [(120, 5.0), (170, 6.0)]],
+    )
+    steps, values, ratio = cmp.read_evaluations(run_dir)
+    assert steps.tolist() == [100, 200, 300] and values.tolist() == [1.0, 2.0, 3.0]
+    assert ratio == 1
+    steps, values = cmp.read_scalar(run_dir, cmp.TRAIN_TAG)
+    assert steps.tolist() == [50, 100, 120, 170] and values.tolist() == [1.0, 2.0, 5.0, 6.0]
+    result = cmp.compare([root], tmp_path / "out", metric="train")
+    (row,) = result.rows
+    assert row.steps == 170 and row.max_score == (6.0, 0.0) and row.final_score == (6.0, 0.0)
+    assert "max train return" in result.markdown
+    assert_png(result.figures[0])
+
+
+def test_mean_curve_interpolates_without_extrapolating(tmp_path: Path) -> None:
+    a = cmp.Run(tmp_path, {}, np.array([0, 10, 20]), np.array([0.0, 10.0, 20.0]))
+    b = cmp.Run(tmp_path, {}, np.array([0, 20, 30]), np.array([0.0, 40.0, 50.0]))
+    steps, mean, std, count = cmp.mean_curve([a, b])
+    assert steps.tolist() == [0, 10, 20, 30]
+    assert mean.tolist() == [0.0, 15.0, 30.0, 50.0] and count.tolist() == [2, 2, 2, 1]
+    assert std.tolist() == [0.0, 5.0, 10.0, 0.0]
+    assert cmp.area_under_curve(np.array([100]), np.array([7.0])) == 7.0
+
+
+def test_groups_note_mixed_configs_and_skip_broken_runs(tmp_path: Path, capsys) -> None:
+    root = tmp_path / "runs"
+    make_run(root, "CartPole-v1", "wn", 0, [(100, 1.0)])
+    make_run(root, "CartPole-v1", "wn", 1, [(100, 3.0)], config_extra={"n_timesteps": 999})
+    make_run(root, "CartPole-v1", "ln", 0, evals=None)  # no evaluations
+    broken = root / "CartPole-v1" / "broken"
+    broken.mkdir()
+    (broken / "config.yaml").write_text("[not a mapping")
+    bad_csv = make_run(root, "CartPole-v1", "bn", 0, [(100, 1.0)])
+    (bad_csv / "evaluations.csv").write_text("step,mean\n100,not-a-number\n")
+    assert cmp.main([str(root), "--out", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert "its runs differ in n_timesteps" in captured.err
+    assert "dqn-ln-s0: no evaluations.csv rows" in captured.err
+    assert "broken" in captured.err and "corrupt run config" in captured.err
+    assert "dqn-bn-s0: corrupt" in captured.err and "evaluations.csv" in captured.err
+    assert [r["norm"] for r in read_csv(tmp_path / "out" / "results.csv")] == ["wn"]
+
+
+def test_bad_inputs_are_one_line_errors(runs_root: Path, tmp_path: Path, capsys) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cmp.main([str(empty), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("wnrl: error: no wnrl run directory") and err.count("\n") == 1
+    assert cmp.main([str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "no such run directory" in err and err.count("\n") == 1
+    no_evals = tmp_path / "no-evals"
+    make_run(no_evals, "CartPole-v1", "wn", 0, evals=None)
+    assert cmp.main([str(no_evals), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "--metric train" in err and err.count("\n") == 1
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert cmp.main([str(runs_root), "--out", str(a_file)]) == 2
+    assert "not a directory" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse: a bad --metric is a usage error
+        cmp.main([str(runs_root), "--out", str(tmp_path / "o"), "--metric", "best"])
+    assert not (tmp_path / "o").exists()

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from wnrl import __version__
+from wnrl.cli_options import add_run_options
 from wnrl.errors import TrainingDiverged, WnrlError
 
 
@@ -191,10 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override hyperparameters, e.g. learning_rate=3e-4 policy_kwargs.net_arch=[64,64]",
     )
-    train.add_argument("--no-ddi", action="store_true", help="skip the data-dependent init")
-    train.add_argument("--eval-every", type=int, help="steps between evaluations (0: none)")
-    train.add_argument("--eval-episodes", type=int, help="episodes per evaluation")
-    train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: none)")
+    add_run_options(train)
     train.add_argument(
         "--backend", default="auto", choices=("auto", "ale", "sb3"), help="Atari env backend"
     )

@@ -561,15 +561,10 @@ def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``wnrl compare`` on its own (``python -m wnrl.compare``): same messages and exit codes."""
-    parser = argparse.ArgumentParser(prog="wnrl")
-    add_compare_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["compare", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.handler(args))
-    except WnrlError as error:
-        print(f"wnrl: error: {' '.join(str(error).split())}", file=sys.stderr)
-        return 2
+    """``wnrl compare`` on its own (``python -m wnrl.compare``): the CLI's messages and codes."""
+    from wnrl.cli import main as cli_main
+
+    return cli_main(["compare", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from wnrl.cli_options import add_run_options
 from wnrl.errors import ConfigError, TrainingDiverged, WnrlError
 
 MANIFEST = "sweep.yaml"
@@ -947,10 +948,7 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--n-envs", type=int, help="parallel environments per run")
     parser.add_argument("--device", default="auto", help="auto (default), cpu or cuda[:N]")
-    parser.add_argument("--no-ddi", action="store_true", help="skip the data-dependent init")
-    parser.add_argument("--eval-every", type=int, help="steps between evaluations (0: none)")
-    parser.add_argument("--eval-episodes", type=int, help="episodes per evaluation")
-    parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: none)")
+    add_run_options(parser)
     parser.add_argument(
         "--env-backend", default="auto", choices=("auto", "ale", "sb3"), help="Atari env backend"
     )
@@ -973,18 +971,10 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``wnrl sweep`` on its own (``python -m wnrl.sweep``): same messages and exit codes."""
-    parser = argparse.ArgumentParser(prog="wnrl")
-    add_sweep_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["sweep", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.handler(args))
-    except WnrlError as error:
-        print(f"wnrl: error: {_one_line(error)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("wnrl: interrupted", file=sys.stderr)
-        return 130
+    """``wnrl sweep`` on its own (``python -m wnrl.sweep``): the CLI's messages and exit codes."""
+    from wnrl.cli import main as cli_main
+
+    return cli_main(["sweep", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

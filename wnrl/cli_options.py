@@ -1,0 +1,13 @@
+"""Command-line options shared by ``wnrl train`` and ``wnrl sweep`` (standard library only)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The per-run options: data-dependent init, evaluations and checkpoints."""
+    parser.add_argument("--no-ddi", action="store_true", help="skip the data-dependent init")
+    parser.add_argument("--eval-every", type=int, help="steps between evaluations (0: none)")
+    parser.add_argument("--eval-episodes", type=int, help="episodes per evaluation")
+    parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: none)")

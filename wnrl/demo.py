@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from torch import nn
 
@@ -89,7 +90,7 @@ def run_demo(
 
     table = Table(title=f"Data-dependent init (paper sec. 3) on {n_samples} {env_id} frames")
     for column in ("layer", "type", "units", "mu[t] (mean |.|)", "sigma[t] (mean)", "g (mean)"):
-        table.add_column(column, justify="right" if column != "type" else "left")
+        table.add_column(escape(column), justify="right" if column != "type" else "left")
     layers = dict(weight_norm_layers(net))
     for name, s in stats.items():
         table.add_row(

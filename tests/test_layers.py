@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations
 
+import wnrl.layers as layers_module
 from wnrl.demo import nature_q_network as nature_cnn
 from wnrl.layers import (
     MeanOnlyBatchNorm,
@@ -26,6 +27,15 @@ from wnrl.layers import (
     weight_norm,
     weight_norm_layers,
 )
+
+
+@pytest.fixture(params=["weight", "cheap"])
+def linear_form(request, monkeypatch) -> str:
+    """Run a test on both WeightNormLinear paths: F.linear with the normalized weight (small
+    layers) and eq. 3's cheap form (large layers), by moving the size threshold."""
+    if request.param == "cheap":
+        monkeypatch.setattr(layers_module, "CHEAP_FORM_MIN_WEIGHTS", 0)
+    return request.param
 
 
 def explicit_weight(v: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -65,7 +75,7 @@ def reference_forward(layer: nn.Module, x: torch.Tensor, weight: torch.Tensor) -
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_forward_equals_explicit_reparameterization(dtype: torch.dtype) -> None:
+def test_forward_equals_explicit_reparameterization(dtype: torch.dtype, linear_form: str) -> None:
     for layer in random_layers(dtype):
         x = input_for(layer, dtype)
         expected = reference_forward(layer, x, explicit_weight(layer.v, layer.g))
@@ -92,7 +102,7 @@ def test_weight_is_read_only() -> None:
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_gradients_match_paper_equations(dtype: torch.dtype) -> None:
+def test_gradients_match_paper_equations(dtype: torch.dtype, linear_form: str) -> None:
     tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == torch.float32 else {}
     for layer in random_layers(dtype):
         x = input_for(layer, dtype)
@@ -135,7 +145,7 @@ def test_matches_torch_weight_norm_outputs_and_gradients() -> None:
     torch.testing.assert_close(ours.v.grad, original.original1.grad)
 
 
-def test_zero_norm_direction_stays_finite() -> None:
+def test_zero_norm_direction_stays_finite(linear_form: str) -> None:
     layer = WeightNormLinear(4, 3)
     with torch.no_grad():
         layer.v[1].zero_()
@@ -373,7 +383,7 @@ def test_cache_is_reused_when_nothing_changed() -> None:
     assert layer.weight.requires_grad
 
 
-def test_cache_follows_optimizer_steps_and_load_state_dict() -> None:
+def test_cache_follows_optimizer_steps_and_load_state_dict(linear_form: str) -> None:
     torch.manual_seed(0)
     layer = WeightNormLinear(6, 4)
     x = torch.randn(3, 6)
@@ -395,7 +405,7 @@ def test_cache_follows_optimizer_steps_and_load_state_dict() -> None:
     torch.testing.assert_close(infer(layer, x), infer(other, x))
 
 
-def test_cache_follows_writes_through_data_as_sb3_polyak_update_does() -> None:
+def test_cache_follows_writes_through_data_as_sb3_polyak_update_does(linear_form: str) -> None:
     from stable_baselines3.common.utils import polyak_update
 
     torch.manual_seed(0)
@@ -425,7 +435,7 @@ def test_cache_follows_writes_through_data_as_sb3_polyak_update_does() -> None:
     torch.testing.assert_close(infer(target, x.double()), fresh(target, x.double()))
 
 
-def test_functional_call_does_not_use_the_cache() -> None:
+def test_functional_call_does_not_use_the_cache(linear_form: str) -> None:
     layer = WeightNormLinear(6, 4)
     x = torch.randn(3, 6)
     infer(layer, x)

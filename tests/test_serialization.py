@@ -620,3 +620,32 @@ def test_policy_kwargs_whitelist() -> None:
 def test_policy_kwargs_refused(kwargs: dict[str, Any]) -> None:
     with pytest.raises(WnrlError, match="without unpickling; use weights_only=False"):
         policy_kwargs_from_json(_described(kwargs))
+
+
+def test_weights_only_rebuilds_an_atari_model_without_its_env(tmp_path: pathlib.Path) -> None:
+    """wnrl.envs.make_env fills gymnasium's lazy Box.low_repr, so the saved JSON describes the
+    84x84x4 uint8 image space exactly and no env is needed to rebuild it."""
+    from wnrl.envs import make_env
+    from wnrl.policies import WNDQNPolicy
+    from wnrl.serialization import load
+
+    env = make_env("ALE/Breakout-v5", n_envs=1, seed=0)
+    model = DQN(
+        WNDQNPolicy,
+        env,
+        learning_starts=8,
+        buffer_size=64,
+        batch_size=4,
+        policy_kwargs={"features_extractor_kwargs": {"features_dim": 16}},
+        seed=0,
+    )
+    model.learn(24)
+    path = tmp_path / "breakout.zip"
+    model.save(path)
+    obs = env.reset()
+    env.close()
+    loaded = load(path, weights_only=True)
+    assert loaded.observation_space == model.observation_space
+    with torch.no_grad():
+        expected = model.policy.q_net(torch.as_tensor(obs))
+        torch.testing.assert_close(loaded.policy.q_net(torch.as_tensor(obs)), expected)

@@ -524,6 +524,18 @@ def _make_sb3_atari(
     return VecTransposeImage(VecFrameStack(venv, n_stack=FRAME_STACK))
 
 
+def _describe_spaces(venv: VecEnv) -> VecEnv:
+    """Fill gymnasium's lazily computed ``Box.low_repr`` / ``high_repr`` (set by ``repr()``).
+
+    SB3 writes those strings into a saved model's JSON; with them a uniform image space is
+    described exactly ("0", "255") instead of by numpy's truncated array print, so
+    ``wnrl.load(path, weights_only=True)`` can rebuild it without the env.
+    """
+    repr(venv.observation_space)
+    repr(venv.action_space)
+    return venv
+
+
 def make_env(
     env_id: str,
     n_envs: int = 1,
@@ -568,7 +580,9 @@ def make_env(
     if not _is_atari_spec(spec):
         if backend == "ale":
             raise ConfigError(f"backend 'ale' runs Atari games only, not {canonical!r}")
-        return make_vec_env(canonical, n_envs=n_envs, seed=seed, env_kwargs=kwargs)
+        return _describe_spaces(
+            make_vec_env(canonical, n_envs=n_envs, seed=seed, env_kwargs=kwargs)
+        )
 
     unknown = sorted(set(kwargs) - _ATARI_KWARGS)
     if unknown:
@@ -595,9 +609,11 @@ def make_env(
             "(ale-py's vector env needs noop_max >= 1); use backend='sb3'"
         )
     if backend == "ale" or (backend == "auto" and ale_ok):
-        return AleVecEnv(
-            canonical, n_envs, seed=seed, num_threads=kwargs.get("num_threads", 0), **options
+        return _describe_spaces(
+            AleVecEnv(
+                canonical, n_envs, seed=seed, num_threads=kwargs.get("num_threads", 0), **options
+            )
         )
     if "num_threads" in kwargs:
         warnings.warn("num_threads only applies to backend 'ale'; ignored", stacklevel=2)
-    return _make_sb3_atari(spec, n_envs, seed, **options)
+    return _describe_spaces(_make_sb3_atari(spec, n_envs, seed, **options))

@@ -295,3 +295,31 @@ def test_bad_input_through_the_real_command_has_no_traceback() -> None:
     result = run_cli("train", "dqn", "Pendulum-v1")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+PRESET_ENVS = {"atari": "ALE/Pong-v5", "classic": "CartPole-v1", "continuous": "Pendulum-v1"}
+
+
+def every_preset() -> list[tuple[str, str, str]]:
+    from wnrl.presets import ALGORITHMS, agent_presets
+
+    return [
+        (agent, name, PRESET_ENVS[preset["family"]])
+        for agent in ALGORITHMS
+        for name, preset in agent_presets(agent).items()
+    ]
+
+
+@pytest.mark.parametrize(("agent", "preset", "env"), every_preset())
+def test_every_shipped_preset_builds_and_steps(agent: str, preset: str, env: str, tmp_path) -> None:
+    """The YAML presets are real SB3 arguments: each builds its model and takes a few steps."""
+    config = build_config(
+        agent, env, preset=preset, steps=64, seed=0, logdir=tmp_path, eval_every=0,
+        checkpoint_every=0, n_envs=2, hp={"learning_starts": 16} if agent in OFF_POLICY else {},
+    )  # fmt: skip
+    result = start_run(config, progress="none")
+    assert result.status == "finished" and result.num_timesteps >= 64
+    assert (result.run_dir / "model.zip").is_file()
+
+
+OFF_POLICY = ("dqn", "qrdqn", "sac", "td3")

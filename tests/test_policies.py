@@ -244,3 +244,14 @@ def test_sac_soft_target_updates_are_seen_by_the_inference_cache() -> None:
         fresh = policy.critic_target(obs, act)
     for a, b in zip(cached, fresh, strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_optimizers_use_foreach_kernels_unless_the_user_chose() -> None:
+    model = DQN(WNDQNPolicy, "CartPole-v1")
+    assert model.policy.optimizer.defaults["foreach"] is True
+    chosen = DQN(WNDQNPolicy, "CartPole-v1", policy_kwargs={"optimizer_kwargs": {"foreach": False}})
+    assert chosen.policy.optimizer.defaults["foreach"] is False
+    from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
+
+    a2c = A2C(WNActorCriticPolicy, "CartPole-v1", policy_kwargs={"optimizer_class": RMSpropTFLike})
+    assert "foreach" not in a2c.policy.optimizer.defaults  # an optimizer without the option

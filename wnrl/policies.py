@@ -32,6 +32,7 @@ paper's unit scale, SB3's value-head gain 1).
 
 from __future__ import annotations
 
+import inspect
 from abc import abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -83,6 +84,16 @@ def default_features_extractor(observation_space: spaces.Space) -> type[BaseFeat
     return FlattenExtractor
 
 
+def _with_foreach(optimizer_class: type, optimizer_kwargs: dict[str, Any] | None) -> dict[str, Any]:
+    """``foreach=True`` unless the user chose: torch defaults to its per-tensor loop on the CPU
+    (foreach is already its default on CUDA), which costs weight norm's extra ``g`` tensors
+    most; measured +2% end-to-end DQN steps/s for every norm (issue 6 note)."""
+    kwargs = dict(optimizer_kwargs or {})
+    if "foreach" in inspect.signature(optimizer_class.__init__).parameters:
+        kwargs.setdefault("foreach", True)
+    return kwargs
+
+
 def _last_linear(module: nn.Module) -> nn.Module:
     """The last Linear-like layer of a network, in registration (= forward) order."""
     found = [m for m in module.modules() if isinstance(m, _LINEAR_TYPES)]
@@ -118,6 +129,9 @@ class _NormalizedPolicy:
         """SB3's policy built as usual (every SB3 argument works), then rewritten for ``norm``."""
         check_norm(norm)
         kwargs.setdefault("features_extractor_class", default_features_extractor(observation_space))
+        kwargs["optimizer_kwargs"] = _with_foreach(
+            kwargs.get("optimizer_class", torch.optim.Adam), kwargs.get("optimizer_kwargs")
+        )
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)  # type: ignore[call-arg]
         self._apply_norm(norm)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from wnrl import __version__
 from wnrl.cli_options import add_run_options
-from wnrl.errors import TrainingDiverged, WnrlError
+from wnrl.errors import TrainingDiverged, WnrlError, one_line
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -236,10 +236,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -249,10 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except TrainingDiverged as error:
-        print(f"wnrl: error: {_one_line(error)}", file=sys.stderr)
+        print(f"wnrl: error: {one_line(error)}", file=sys.stderr)
         return 1
     except WnrlError as error:
-        print(f"wnrl: error: {_one_line(error)}", file=sys.stderr)
+        print(f"wnrl: error: {one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("wnrl: interrupted", file=sys.stderr)

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def one_line(error: BaseException) -> str:
+    """The error's message on one line (whitespace collapsed), or its type name if empty."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 class WnrlError(Exception):
     """A problem with the user's input (arguments, files, environment), not a bug in wnrl."""
 

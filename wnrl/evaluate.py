@@ -69,8 +69,6 @@ VIDEO_MAX_STEPS = 3_000
 _ATARI_FPS = 60
 
 # Layout of a run directory written by ``wnrl train`` (wnrl.train, wnrl.checkpoints).
-CONFIG_FILE = CONFIG
-MODEL_FILE = FINAL_MODEL
 
 _MOVIEPY_MISSING = "writing a video needs moviepy: pip install 'wnrl[video]'"
 
@@ -337,7 +335,7 @@ def evaluation_env(
 def _latest_checkpoint_model(run_dir: Path) -> Path | None:
     """``checkpoints/<latest>/model.zip`` of a run, None when there is no ``latest``."""
     checkpoint = latest_checkpoint(run_dir)
-    return None if checkpoint is None else checkpoint / MODEL_FILE
+    return None if checkpoint is None else checkpoint / FINAL_MODEL
 
 
 def find_model(
@@ -365,20 +363,20 @@ def find_model(
     """
     path = Path(target)
     config_path: Path | None = None
-    if path.is_dir() and not (path / CONFIG_FILE).is_file():
-        if not (path / MODEL_FILE).is_file():  # e.g. a checkpoint directory is fine
+    if path.is_dir() and not (path / CONFIG).is_file():
+        if not (path / FINAL_MODEL).is_file():  # e.g. a checkpoint directory is fine
             raise WnrlError(
-                f"{path} is not a wnrl run directory: it has no {CONFIG_FILE} (nor {MODEL_FILE})"
+                f"{path} is not a wnrl run directory: it has no {CONFIG} (nor {FINAL_MODEL})"
             )
-        path = path / MODEL_FILE
+        path = path / FINAL_MODEL
     if path.is_dir():
-        config_path = path / CONFIG_FILE
-        model = path / MODEL_FILE
+        config_path = path / CONFIG
+        model = path / FINAL_MODEL
         if not model.is_file():
             found = _latest_checkpoint_model(path)
             if found is None:
                 raise WnrlError(
-                    f"run directory {path} holds no model: no {MODEL_FILE} and no "
+                    f"run directory {path} holds no model: no {FINAL_MODEL} and no "
                     f"{CHECKPOINTS}/{LATEST}"
                 )
             model = found
@@ -389,8 +387,8 @@ def find_model(
             model = Path(f"{path}.zip")
         else:
             raise WnrlError(f"no such run directory or model file: {path}")
-        beside = model.parent / CONFIG_FILE
-        run_config = model.parent.parent.parent / CONFIG_FILE
+        beside = model.parent / CONFIG
+        run_config = model.parent.parent.parent / CONFIG
         if beside.is_file():
             config_path = beside
         elif model.parent.parent.name == CHECKPOINTS and run_config.is_file():
@@ -402,7 +400,7 @@ def find_model(
             where = (
                 f"{config_path} names no env"
                 if config_path
-                else f"no {CONFIG_FILE} beside it or in its run directory"
+                else f"no {CONFIG} beside it or in its run directory"
             )
             raise ConfigError(
                 f"cannot tell which env to evaluate {model} on ({where}); give an env id"

@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from wnrl.cli_options import add_run_options
-from wnrl.errors import ConfigError, TrainingDiverged, WnrlError
+from wnrl.errors import ConfigError, TrainingDiverged, WnrlError, one_line
 
 MANIFEST = "sweep.yaml"
 LOCK = ".sweep.lock"
@@ -322,11 +322,6 @@ def _output_to(path: Path) -> Iterator[None]:
             os.close(fd)
 
 
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return text or type(error).__name__
-
-
 def _clean_for_restart(run_dir: Path) -> None:
     """Remove what a run that died before its first checkpoint left (its curves start over).
 
@@ -435,17 +430,17 @@ def run_cell(
             try:
                 out.update(_train_cell(path, config))
             except (WnrlError, TrainingDiverged) as error:
-                out.update(status="failed", error=_one_line(error))
+                out.update(status="failed", error=one_line(error))
             except KeyboardInterrupt:
                 out.update(status="interrupted", error="interrupted before a checkpoint")
             except Exception as error:  # a bug or an environment problem: keep the traceback
                 traceback.print_exc()
-                out.update(status="failed", error=f"{type(error).__name__}: {_one_line(error)}")
+                out.update(status="failed", error=f"{type(error).__name__}: {one_line(error)}")
             print(f"=== {out['status']}: {out.get('error', 'ok')}", flush=True)
     except KeyboardInterrupt:  # SIGTERM while torch was still importing
         out.update(status="interrupted", error="interrupted before training started")
     except Exception as error:  # e.g. the run directory cannot be created
-        out.update(status="failed", error=f"{type(error).__name__}: {_one_line(error)}")
+        out.update(status="failed", error=f"{type(error).__name__}: {one_line(error)}")
     out["seconds"] = time.time() - start
     return out
 
@@ -613,7 +608,7 @@ def run_ray(
                 ray.init(include_dashboard=False, log_to_driver=False)
         except Exception as error:
             where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-            raise ConfigError(f"cannot start {where}: {_one_line(error)}") from error
+            raise ConfigError(f"cannot start {where}: {one_line(error)}") from error
     try:
         resources = ray.cluster_resources()
         cluster_cpus = int(resources.get("CPU", 1))
@@ -646,7 +641,7 @@ def run_ray(
                         try:
                             result = ray.get(ref)
                         except Exception as error:  # the worker died, or the task was lost
-                            result = _failed(cell, f"Ray task failed: {_one_line(error)}")
+                            result = _failed(cell, f"Ray task failed: {one_line(error)}")
                         done(cell, result)
             except KeyboardInterrupt:
                 interrupted = True

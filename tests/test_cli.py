@@ -225,6 +225,31 @@ def test_kill_9_loses_at_most_one_checkpoint_interval(tmp_path: Path) -> None:
     assert not list((run_dir / "checkpoints").glob(".step-*"))  # no half-written leftovers
 
 
+def test_resume_discards_what_a_killed_process_left_half_written(tmp_path: Path) -> None:
+    """kill -9 can land inside a checkpoint write; the next resume removes the temporaries
+    (the complete checkpoint and model are kept) even if it writes no checkpoint itself."""
+    config = build_config(
+        "dqn", "CartPole-v1", steps=300, seed=0, logdir=tmp_path, eval_every=0,
+        checkpoint_every=256, hp={"learning_starts": 50},
+    )  # fmt: skip
+    first = start_run(config, progress="none")
+    run_dir = first.run_dir
+    kept = latest_checkpoint(run_dir)
+    partial = [
+        run_dir / "checkpoints" / ".step-000000400.x1y2" / "model.zip",
+        run_dir / "checkpoints" / ".latest.abc",
+        run_dir / ".model.q9.zip",
+    ]
+    for path in partial:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"PK half")
+    result = resume_run(run_dir, steps=first.num_timesteps + 50, progress="none")
+    assert result.status == "finished"
+    assert not any(path.exists() for path in partial)
+    assert not (run_dir / "checkpoints" / ".step-000000400.x1y2").exists()
+    assert kept.is_dir() and (run_dir / "model.zip").is_file()
+
+
 def test_sigint_saves_a_checkpoint_and_resume_continues_the_run(tmp_path: Path) -> None:
     process, err, run_dir = train_until_signal(tmp_path, signal.SIGINT)
     assert process.returncode == 130, err

@@ -392,6 +392,11 @@ def test_cache_follows_optimizer_steps_and_load_state_dict(linear_form: str) -> 
         (torch.optim.Adam, {"foreach": False}),
         (torch.optim.SGD, {"momentum": 0.9}),
         (torch.optim.Adamax, {}),
+        # fused kernels write without bumping _version: caught by the step post-hook
+        (torch.optim.Adam, {"fused": True}),
+        (torch.optim.AdamW, {"fused": True}),
+        (torch.optim.SGD, {"momentum": 0.9, "fused": True}),
+        (torch.optim.Adagrad, {"fused": True}),
     ):
         optimizer = optimizer_cls(layer.parameters(), lr=0.1, **kwargs)
         infer(layer, x)

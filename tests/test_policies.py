@@ -246,11 +246,14 @@ def test_sac_soft_target_updates_are_seen_by_the_inference_cache() -> None:
         torch.testing.assert_close(a, b)
 
 
-def test_optimizers_use_foreach_kernels_unless_the_user_chose() -> None:
+def test_optimizers_use_fused_or_foreach_kernels_unless_the_user_chose() -> None:
     model = DQN(WNDQNPolicy, "CartPole-v1")
-    assert model.policy.optimizer.defaults["foreach"] is True
+    assert model.policy.optimizer.defaults["fused"] is True  # Adam: torch's fused kernel
     chosen = DQN(WNDQNPolicy, "CartPole-v1", policy_kwargs={"optimizer_kwargs": {"foreach": False}})
     assert chosen.policy.optimizer.defaults["foreach"] is False
+    assert not chosen.policy.optimizer.defaults["fused"]
+    adamax = DQN(WNDQNPolicy, "CartPole-v1", policy_kwargs={"optimizer_class": torch.optim.Adamax})
+    assert adamax.policy.optimizer.defaults["foreach"] is True  # no fused Adamax in torch
     from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
 
     a2c = A2C(WNActorCriticPolicy, "CartPole-v1", policy_kwargs={"optimizer_class": RMSpropTFLike})

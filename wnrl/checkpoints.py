@@ -100,8 +100,24 @@ def _prune(root: Path, keep: int, current: str) -> None:
     for old in complete[:-keep] if keep > 0 else []:
         if old.name != current:
             shutil.rmtree(old, ignore_errors=True)
+    _discard_checkpoint_temporaries(root)
+
+
+def _discard_checkpoint_temporaries(root: Path) -> None:
     for stale in root.glob(".step-*"):  # temporaries of a killed process
         shutil.rmtree(stale, ignore_errors=True)
+    for stale in root.glob(f".{LATEST}.*"):
+        stale.unlink(missing_ok=True)
+
+
+def discard_partial_writes(run_dir: Path) -> None:
+    """Remove what a killed process left half-written in ``run_dir``: temporary checkpoint
+    directories and the temporary files of :func:`atomic_save_model` and of ``latest``.
+    Complete files are never touched. Call it before a run continues (nothing else may be
+    writing the run then)."""
+    _discard_checkpoint_temporaries(run_dir / CHECKPOINTS)
+    for stale in run_dir.glob(f".{Path(MODEL).stem}.*.zip"):
+        stale.unlink(missing_ok=True)
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 __all__ = [
     "WeightNormLinear",
@@ -133,6 +134,27 @@ def _register_foreach_support() -> None:
 
 
 _register_foreach_support()
+
+
+def _note_fused_step(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    """Global optimizer step post-hook: bump the epoch of every stepped TrackedParameter.
+
+    torch's fused optimizer kernels (``fused=True``: ``torch._fused_adam_`` ...) write the
+    parameters without bumping their ``_version`` (measured on torch 2.13, CPU), so without this
+    hook a cache keyed on the version would serve weights from before the step. Other
+    optimizers bump versions themselves; they are skipped at the cost of one dict lookup per
+    parameter group.
+    """
+    if not any(group.get("fused") for group in optimizer.param_groups):
+        return
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            if type(param) is TrackedParameter:
+                state = param.__dict__
+                state["_wn_epoch"] = state.get("_wn_epoch", 0) + 1
+
+
+register_optimizer_step_post_hook(_note_fused_step)
 
 
 def _rebuild_tracked_parameter(data: Tensor, requires_grad: bool) -> TrackedParameter:

@@ -32,7 +32,6 @@ paper's unit scale, SB3's value-head gain 1).
 
 from __future__ import annotations
 
-import inspect
 from abc import abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -54,6 +53,7 @@ from stable_baselines3.sac.policies import SACPolicy
 from stable_baselines3.td3.policies import TD3Policy
 from torch import nn
 
+from wnrl.fastpath import fast_optimizer_kwargs, use_channels_last
 from wnrl.layers import LayerInitStats, WeightNormLinear, data_dependent_init
 from wnrl.norms import NORMS, apply_norm, check_norm, rebind_optimizer
 
@@ -84,16 +84,6 @@ def default_features_extractor(observation_space: spaces.Space) -> type[BaseFeat
     return FlattenExtractor
 
 
-def _with_foreach(optimizer_class: type, optimizer_kwargs: dict[str, Any] | None) -> dict[str, Any]:
-    """``foreach=True`` unless the user chose: torch defaults to its per-tensor loop on the CPU
-    (foreach is already its default on CUDA), which costs weight norm's extra ``g`` tensors
-    most; measured +2% end-to-end DQN steps/s for every norm (issue 6 note)."""
-    kwargs = dict(optimizer_kwargs or {})
-    if "foreach" in inspect.signature(optimizer_class.__init__).parameters:
-        kwargs.setdefault("foreach", True)
-    return kwargs
-
-
 def _last_linear(module: nn.Module) -> nn.Module:
     """The last Linear-like layer of a network, in registration (= forward) order."""
     found = [m for m in module.modules() if isinstance(m, _LINEAR_TYPES)]
@@ -117,6 +107,7 @@ class _NormalizedPolicy:
     """What every wnrl policy adds to its SB3 base class: the ``norm`` rewrite and DDI."""
 
     norm: str
+    channels_last: bool
 
     def __init__(
         self,
@@ -124,16 +115,26 @@ class _NormalizedPolicy:
         action_space: spaces.Space,
         lr_schedule: Callable[[float], float],
         norm: str = "wn",
+        channels_last: bool = True,
         **kwargs: Any,
     ) -> None:
-        """SB3's policy built as usual (every SB3 argument works), then rewritten for ``norm``."""
+        """SB3's policy built as usual (every SB3 argument works), then rewritten for ``norm``.
+
+        ``channels_last`` feeds the convolutions NHWC inputs (:func:`wnrl.fastpath.\
+        use_channels_last`: same function, faster kernels). Unless ``optimizer_kwargs`` choose
+        an implementation, the optimizer runs its fused (else foreach) kernels
+        (:func:`wnrl.fastpath.fast_optimizer_kwargs`).
+        """
         check_norm(norm)
         kwargs.setdefault("features_extractor_class", default_features_extractor(observation_space))
-        kwargs["optimizer_kwargs"] = _with_foreach(
+        kwargs["optimizer_kwargs"] = fast_optimizer_kwargs(
             kwargs.get("optimizer_class", torch.optim.Adam), kwargs.get("optimizer_kwargs")
         )
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)  # type: ignore[call-arg]
         self._apply_norm(norm)
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            use_channels_last(self)  # type: ignore[arg-type]
 
     def _apply_norm(self, norm: str) -> None:
         """Rewrite every network's layers for ``norm`` and rebuild the optimizers on them."""
@@ -158,6 +159,7 @@ class _NormalizedPolicy:
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()  # type: ignore[misc]
         data["norm"] = self.norm
+        data["channels_last"] = self.channels_last
         return data
 
     @torch.no_grad()

@@ -37,7 +37,7 @@ import torch
 import yaml
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ProgressBarCallback
-from stable_baselines3.common.logger import configure
+from stable_baselines3.common.logger import Logger, configure
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 
 from wnrl import __version__
@@ -45,6 +45,7 @@ from wnrl.callbacks import DataDependentInit, WeightNormLogger
 from wnrl.checkpoints import (
     atomic_save_model,
     atomic_write_text,
+    discard_partial_writes,
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
@@ -505,6 +506,7 @@ def resume_run(
     if device is not None:
         config["device"] = device
     atomic_write_text(run_dir / CONFIG, yaml.safe_dump(config, sort_keys=False))
+    discard_partial_writes(run_dir)
     return _train(config, run_dir, resume=True, progress=progress, extra_callbacks=extra_callbacks)
 
 
@@ -538,13 +540,15 @@ def _train(
         **config.get("env_kwargs", {}),
     )
     evaluation: PeriodicEvaluation | None = None
+    logger: Logger | None = None
     guard = RunGuard()
     try:
         if checkpoint is not None:
             model = load_checkpoint(algorithm, checkpoint, env, device)
         else:
             model = _make_model(config, env, device)
-        model.set_logger(configure(str(run_dir), ["tensorboard", "csv"]))
+        logger = configure(str(run_dir), ["tensorboard", "csv"])
+        model.set_logger(logger)
         callbacks, evaluation = _callbacks(config, run_dir, guard, _progress_mode(progress), total)
         guard.install()
         model.learn(
@@ -578,4 +582,6 @@ def _train(
         guard.uninstall()
         if evaluation is not None:
             evaluation.close()
+        if logger is not None:
+            logger.close()  # flushes and closes progress.csv and the event file
         env.close()

@@ -1,0 +1,120 @@
+"""wnrl.fastpath: channels-last convolution inputs and fused optimizers keep the function."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+from stable_baselines3 import PPO
+from torch import nn
+
+from wnrl.fastpath import fast_optimizer_kwargs, use_channels_last
+from wnrl.layers import WeightNormConv2d, weight_norm
+from wnrl.policies import WNActorCriticPolicy, WNDQNPolicy
+
+IMAGE = spaces.Box(0, 255, (4, 84, 84), np.uint8)
+
+
+def convolution_inputs(module: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """The tensors each convolution of ``module`` received when running ``x``."""
+    seen: list[torch.Tensor] = []
+    handles = [
+        layer.register_forward_hook(lambda _m, args, _out: seen.append(args[0]))
+        for layer in module.modules()
+        if isinstance(layer, (nn.Conv2d, WeightNormConv2d))
+    ]
+    try:
+        module(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return seen
+
+
+def small_cnn() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(4, 8, 8, stride=4), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.Flatten(),
+        nn.LazyLinear(3),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("normalized", [False, True])
+def test_convolutions_get_channels_last_inputs_and_compute_the_same(normalized: bool) -> None:
+    torch.manual_seed(0)
+    net = small_cnn()
+    x = torch.rand(5, 4, 40, 40)
+    net(x)  # materialize the lazy layer
+    if normalized:
+        net = weight_norm(net)
+    expected = net(x)
+    before = convolution_inputs(net, x)
+    assert not any(t.is_contiguous(memory_format=torch.channels_last) for t in before)
+    assert use_channels_last(net) == 2
+    assert use_channels_last(net) == 2  # idempotent: one hook per convolution
+    convs = [layer for layer in net if isinstance(layer, (nn.Conv2d, WeightNormConv2d))]
+    assert all(len(layer._forward_pre_hooks) == 1 for layer in convs)
+    after = convolution_inputs(net, x)
+    assert all(t.is_contiguous(memory_format=torch.channels_last) for t in after)
+    torch.testing.assert_close(net(x), expected, rtol=1e-5, atol=1e-6)
+    net(x).sum().backward()  # gradients flow through the layout change
+    assert all(p.grad is not None for p in net.parameters())
+
+
+def test_non_image_inputs_pass_through_unchanged() -> None:
+    conv = nn.Conv2d(2, 3, 3)
+    use_channels_last(conv)
+    unbatched = torch.rand(2, 6, 6)
+    torch.testing.assert_close(conv(unbatched), conv(unbatched.unsqueeze(0))[0])
+
+
+@pytest.mark.parametrize("norm", ["none", "wn"])
+def test_policy_layout_is_invisible_in_outputs_and_checkpoints(norm: str, tmp_path) -> None:
+    obs = torch.randint(0, 256, (6, 4, 84, 84), dtype=torch.uint8)
+    fast = WNDQNPolicy(IMAGE, spaces.Discrete(4), lambda _: 1e-4, norm=norm)
+    slow = WNDQNPolicy(IMAGE, spaces.Discrete(4), lambda _: 1e-4, norm=norm, channels_last=False)
+    slow.load_state_dict(fast.state_dict())
+    assert fast.channels_last and not slow.channels_last
+    assert all(t.is_contiguous() for t in fast.state_dict().values())  # parameters keep NCHW
+    with torch.no_grad():
+        torch.testing.assert_close(fast.q_net(obs.float()), slow.q_net(obs.float()))
+    inputs = convolution_inputs(fast.q_net, obs.float())
+    assert len(inputs) == 3
+    assert all(t.is_contiguous(memory_format=torch.channels_last) for t in inputs)
+    fast.save(tmp_path / "policy.pth")
+    loaded = WNDQNPolicy.load(tmp_path / "policy.pth")
+    assert loaded.channels_last and loaded.norm == norm
+    assert len(convolution_inputs(loaded.q_net, obs.float())) == 3
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.q_net(obs.float()), fast.q_net(obs.float()))
+
+
+def test_ppo_trains_with_channels_last_convolutions() -> None:
+    from wnrl.envs import make_env
+
+    env = make_env("ALE/Breakout-v5", n_envs=2, seed=0)
+    model = PPO(WNActorCriticPolicy, env, n_steps=16, batch_size=16, n_epochs=1, seed=0)
+    before = {k: v.clone() for k, v in model.policy.state_dict().items()}
+    model.learn(32)
+    after = model.policy.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert all(torch.isfinite(v).all() for v in after.values() if v.is_floating_point())
+    env.close()
+
+
+def test_fast_optimizer_kwargs() -> None:
+    assert fast_optimizer_kwargs(torch.optim.Adam, None) == {"fused": True}
+    assert fast_optimizer_kwargs(torch.optim.AdamW, {"eps": 1e-5}) == {"eps": 1e-5, "fused": True}
+    assert fast_optimizer_kwargs(torch.optim.Adamax, {}) == {"foreach": True}
+    assert fast_optimizer_kwargs(torch.optim.RMSprop, {}) == {"foreach": True}
+    for chosen in ({"foreach": False}, {"fused": False}, {"differentiable": True}):
+        assert fast_optimizer_kwargs(torch.optim.Adam, chosen) == chosen  # the caller's choice
+
+    class NoOptions(torch.optim.SGD):
+        def __init__(self, params, lr: float = 0.1) -> None:
+            super().__init__(params, lr=lr)
+
+    assert fast_optimizer_kwargs(NoOptions, {}) == {}
+    given = {"eps": 1e-5}
+    fast_optimizer_kwargs(torch.optim.Adam, given)
+    assert given == {"eps": 1e-5}  # not modified in place

@@ -7,11 +7,19 @@ import pytest
 import torch
 from gymnasium import spaces
 from stable_baselines3 import PPO
+from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
 from wnrl.fastpath import fast_optimizer_kwargs, use_channels_last
 from wnrl.layers import WeightNormConv2d, weight_norm
-from wnrl.policies import WNActorCriticPolicy, WNDQNPolicy
+from wnrl.policies import (
+    WNActorCriticPolicy,
+    WNDQNPolicy,
+    WNQRDQNPolicy,
+    WNSACPolicy,
+    WNTD3Policy,
+)
+from wnrl.preprocessing import FastImageInput, fast_image_input, normalized_image
 
 IMAGE = spaces.Box(0, 255, (4, 84, 84), np.uint8)
 
@@ -118,3 +126,84 @@ def test_fast_optimizer_kwargs() -> None:
     given = {"eps": 1e-5}
     fast_optimizer_kwargs(torch.optim.Adam, given)
     assert given == {"eps": 1e-5}  # not modified in place
+
+
+# --- one-pass image preprocessing ----------------------------------------------------------
+
+
+def test_normalized_image_equals_sb3_preprocessing_bit_for_bit() -> None:
+    from stable_baselines3.common.preprocessing import preprocess_obs
+
+    every_byte = torch.arange(256, dtype=torch.uint8).view(4, 1, 8, 8).expand(4, 4, 8, 8)
+    for obs in (every_byte, every_byte[0], torch.randint(0, 256, (3, 4, 84, 84)).byte()):
+        expected = preprocess_obs(obs, spaces.Box(0, 255, obs.shape[-3:], np.uint8))
+        for layout in (True, False):
+            got = normalized_image(obs, channels_last=layout)
+            assert got.dtype == torch.float32 and torch.equal(got, expected)
+            if layout and obs.dim() == 4:
+                assert got.is_contiguous(memory_format=torch.channels_last)
+                assert not got.is_contiguous()
+            else:
+                assert got.is_contiguous()
+
+
+@pytest.mark.parametrize(
+    ("space", "obs", "normalize"),
+    [
+        (IMAGE, torch.rand(2, 4, 84, 84), True),  # already float: SB3's path
+        (spaces.Box(0, 1, (4,), np.float32), torch.zeros(2, 4, dtype=torch.uint8), True),
+        (IMAGE, torch.zeros(2, 4, 84, 84, dtype=torch.uint8), False),  # not normalized
+    ],
+)
+def test_other_inputs_take_sb3s_path(space, obs, normalize) -> None:
+    class Model(nn.Module):
+        observation_space = space
+        normalize_images = normalize
+
+    assert fast_image_input(Model(), obs) is None
+
+
+def image_policy(cls: type, action_space: spaces.Space, **kwargs) -> nn.Module:
+    return cls(IMAGE, action_space, lambda _: 1e-4, **kwargs)
+
+
+BOX_ACTIONS = spaces.Box(-1, 1, (2,), np.float32)
+
+
+@pytest.mark.parametrize(
+    ("cls", "action_space", "networks"),
+    [
+        (WNDQNPolicy, spaces.Discrete(3), ("q_net", "q_net_target")),
+        (WNQRDQNPolicy, spaces.Discrete(3), ("quantile_net", "quantile_net_target")),
+        (WNSACPolicy, BOX_ACTIONS, ("actor", "critic", "critic_target")),
+        (WNTD3Policy, BOX_ACTIONS, ("actor", "actor_target", "critic", "critic_target")),
+    ],
+)
+def test_every_network_normalizes_images_in_one_pass(cls, action_space, networks) -> None:
+    policy = image_policy(cls, action_space)
+    obs = torch.randint(0, 256, (3, 4, 84, 84), dtype=torch.uint8)
+    for name in networks:
+        network = getattr(policy, name)
+        assert isinstance(network, FastImageInput), name
+        extractor = network.features_extractor
+        with torch.no_grad():
+            features = network.extract_features(obs, extractor)
+            torch.testing.assert_close(features, extractor(obs.float() / 255.0))
+        inputs = convolution_inputs(extractor, normalized_image(obs))
+        assert all(t.is_contiguous(memory_format=torch.channels_last) for t in inputs)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_actor_critic_features_match_sb3s(shared: bool) -> None:
+    policy = image_policy(WNActorCriticPolicy, spaces.Discrete(3), share_features_extractor=shared)
+    obs = torch.randint(0, 256, (3, 4, 84, 84), dtype=torch.uint8)
+    with torch.no_grad():
+        features = policy.extract_features(obs)
+        reference = ActorCriticPolicy.extract_features(policy, obs)  # SB3's preprocessing
+    if shared:
+        torch.testing.assert_close(features, reference)
+    else:
+        for got, expected in zip(features, reference, strict=True):
+            torch.testing.assert_close(got, expected)
+        with pytest.warns(UserWarning, match="not shared"):
+            policy.extract_features(obs, policy.pi_features_extractor)

@@ -32,6 +32,7 @@ paper's unit scale, SB3's value-head gain 1).
 
 from __future__ import annotations
 
+import warnings
 from abc import abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -39,8 +40,8 @@ from typing import Any
 
 import torch
 from gymnasium import spaces
-from sb3_contrib.qrdqn.policies import QRDQNPolicy
-from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
+from sb3_contrib.qrdqn.policies import QRDQNPolicy, QuantileNetwork
+from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy, ContinuousCritic
 from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.torch_layers import (
     BaseFeaturesExtractor,
@@ -48,14 +49,17 @@ from stable_baselines3.common.torch_layers import (
     FlattenExtractor,
     NatureCNN,
 )
-from stable_baselines3.dqn.policies import DQNPolicy
+from stable_baselines3.dqn.policies import DQNPolicy, QNetwork
+from stable_baselines3.sac.policies import Actor as SACActor
 from stable_baselines3.sac.policies import SACPolicy
+from stable_baselines3.td3.policies import Actor as TD3Actor
 from stable_baselines3.td3.policies import TD3Policy
 from torch import nn
 
 from wnrl.fastpath import fast_optimizer_kwargs, use_channels_last
 from wnrl.layers import LayerInitStats, WeightNormLinear, data_dependent_init
 from wnrl.norms import NORMS, apply_norm, check_norm, rebind_optimizer
+from wnrl.preprocessing import FastImageInput, fast_image_input
 
 __all__ = [
     "WNDQNPolicy",
@@ -120,10 +124,11 @@ class _NormalizedPolicy:
     ) -> None:
         """SB3's policy built as usual (every SB3 argument works), then rewritten for ``norm``.
 
-        ``channels_last`` feeds the convolutions NHWC inputs (:func:`wnrl.fastpath.\
-        use_channels_last`: same function, faster kernels). Unless ``optimizer_kwargs`` choose
-        an implementation, the optimizer runs its fused (else foreach) kernels
-        (:func:`wnrl.fastpath.fast_optimizer_kwargs`).
+        ``channels_last`` feeds the convolutions NHWC inputs (same function, faster kernels:
+        :func:`wnrl.fastpath.use_channels_last`); image observations are normalized in one pass
+        (:mod:`wnrl.preprocessing`, equal to SB3's ``preprocess_obs``). Unless
+        ``optimizer_kwargs`` choose an implementation, the optimizer runs its fused (else
+        foreach) kernels (:func:`wnrl.fastpath.fast_optimizer_kwargs`).
         """
         check_norm(norm)
         kwargs.setdefault("features_extractor_class", default_features_extractor(observation_space))
@@ -133,6 +138,9 @@ class _NormalizedPolicy:
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)  # type: ignore[call-arg]
         self._apply_norm(norm)
         self.channels_last = bool(channels_last)
+        for module in self.modules():  # type: ignore[attr-defined]
+            if isinstance(module, FastImageInput):
+                module.channels_last = self.channels_last
         if self.channels_last:
             use_channels_last(self)  # type: ignore[arg-type]
 
@@ -217,6 +225,26 @@ def _call_with_actions(network: nn.Module, batch: Any) -> Any:
     return network(*batch)
 
 
+class WNQNetwork(FastImageInput, QNetwork):
+    """SB3's ``QNetwork`` with one-pass image preprocessing (:mod:`wnrl.preprocessing`)."""
+
+
+class WNQuantileNetwork(FastImageInput, QuantileNetwork):
+    """sb3-contrib's ``QuantileNetwork`` with one-pass image preprocessing."""
+
+
+class WNSACActor(FastImageInput, SACActor):
+    """SB3's SAC ``Actor`` with one-pass image preprocessing."""
+
+
+class WNTD3Actor(FastImageInput, TD3Actor):
+    """SB3's TD3 ``Actor`` with one-pass image preprocessing."""
+
+
+class WNContinuousCritic(FastImageInput, ContinuousCritic):
+    """SB3's ``ContinuousCritic`` (SAC, TD3) with one-pass image preprocessing."""
+
+
 class WNDQNPolicy(_NormalizedPolicy, DQNPolicy):
     """DQN's Q-network (and its target) with weight normalization (paper sec. 5.4).
 
@@ -224,6 +252,11 @@ class WNDQNPolicy(_NormalizedPolicy, DQNPolicy):
     """
 
     _wnrl_family = "dqn"
+
+    def make_q_net(self) -> QNetwork:
+        # as DQNPolicy.make_q_net (separate features extractors), with the wnrl network class
+        net_args = self._update_features_extractor(self.net_args, features_extractor=None)
+        return WNQNetwork(**net_args).to(self.device)
 
     def output_heads(self) -> dict[nn.Module, str]:
         return {_last_linear(net.q_net): "q" for net in (self.q_net, self.q_net_target)}
@@ -236,6 +269,10 @@ class WNQRDQNPolicy(_NormalizedPolicy, QRDQNPolicy):
     """QR-DQN's quantile network (sb3-contrib) with weight normalization."""
 
     _wnrl_family = "qrdqn"
+
+    def make_quantile_net(self) -> QuantileNetwork:
+        net_args = self._update_features_extractor(self.net_args, features_extractor=None)
+        return WNQuantileNetwork(**net_args).to(self.device)
 
     def output_heads(self) -> dict[nn.Module, str]:
         nets = (self.quantile_net, self.quantile_net_target)
@@ -256,6 +293,25 @@ class WNActorCriticPolicy(_NormalizedPolicy, ActorCriticPolicy):
 
     _wnrl_family = "actor_critic"
 
+    def extract_features(  # type: ignore[override]
+        self, obs: Any, features_extractor: BaseFeaturesExtractor | None = None
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``ActorCriticPolicy.extract_features`` with one-pass image preprocessing, done once
+        for both extractors when they are separate."""
+        image = fast_image_input(self, obs)
+        if image is None:
+            return super().extract_features(obs, features_extractor)
+        if self.share_features_extractor:
+            return (features_extractor or self.features_extractor)(image)
+        if features_extractor is not None:
+            warnings.warn(
+                "Provided features_extractor will be ignored because the features extractor is "
+                "not shared.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self.pi_features_extractor(image), self.vf_features_extractor(image)
+
     def output_heads(self) -> dict[nn.Module, str]:
         return {self.action_net: "policy", self.value_net: "value"}
 
@@ -270,6 +326,16 @@ class WNSACPolicy(_NormalizedPolicy, SACPolicy):
     """SAC actor and twin critics (and critic target) with weight normalization."""
 
     _wnrl_family = "sac"
+
+    def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> WNSACActor:
+        actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
+        return WNSACActor(**actor_kwargs).to(self.device)
+
+    def make_critic(
+        self, features_extractor: BaseFeaturesExtractor | None = None
+    ) -> WNContinuousCritic:
+        critic_kwargs = self._update_features_extractor(self.critic_kwargs, features_extractor)
+        return WNContinuousCritic(**critic_kwargs).to(self.device)
 
     def _optimizer_owners(self) -> Iterable[nn.Module]:
         return (self.actor, self.critic)
@@ -293,6 +359,16 @@ class WNTD3Policy(_NormalizedPolicy, TD3Policy):
     """TD3 actor and twin critics (and both targets) with weight normalization."""
 
     _wnrl_family = "td3"
+
+    def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> WNTD3Actor:
+        actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
+        return WNTD3Actor(**actor_kwargs).to(self.device)
+
+    def make_critic(
+        self, features_extractor: BaseFeaturesExtractor | None = None
+    ) -> WNContinuousCritic:
+        critic_kwargs = self._update_features_extractor(self.critic_kwargs, features_extractor)
+        return WNContinuousCritic(**critic_kwargs).to(self.device)
 
     def _optimizer_owners(self) -> Iterable[nn.Module]:
         return (self.actor, self.critic)

@@ -16,6 +16,7 @@ from torch.nn.utils import parametrizations
 import wnrl.layers as layers_module
 from wnrl.demo import nature_q_network as nature_cnn
 from wnrl.layers import (
+    DEFAULT_EPS,
     MeanOnlyBatchNorm,
     TrackedParameter,
     WeightNormConv2d,
@@ -129,6 +130,40 @@ def test_gradients_match_paper_equations(dtype: torch.dtype, linear_form: str) -
             layer.v.grad.reshape_as(w_flat).norm(dim=1) * w_flat.norm(dim=1)
         )
         assert cosine.abs().max() < 1e-4
+
+
+def test_cheap_form_backward_is_the_derivative() -> None:
+    """gradcheck of eq. 3's cheap form (finite differences, float64), the dependence of
+    ``||v||`` on ``v`` included although the norms enter the function precomputed."""
+    torch.manual_seed(0)
+    x, v = torch.randn(3, 6, dtype=torch.float64), torch.randn(4, 6, dtype=torch.float64)
+    g, b = torch.rand(4, dtype=torch.float64) + 0.5, torch.randn(4, dtype=torch.float64)
+    inputs = tuple(t.requires_grad_(True) for t in (x, v, g, b))
+
+    def cheap(x, v, g, b):
+        norms = layers_module._unit_norms(v.detach(), DEFAULT_EPS)
+        return layers_module._WeightNormLinearFunction.apply(x, v, g, b, norms)
+
+    assert torch.autograd.gradcheck(cheap, inputs)
+
+
+def test_train_step_after_acting_uses_the_current_norms(linear_form: str) -> None:
+    """The act path caches ``||v||``; the next train step reuses it only for the same ``v``."""
+    torch.manual_seed(0)
+    layer = WeightNormLinear(6, 4, dtype=torch.float64)
+    optimizer = torch.optim.Adam(layer.parameters(), lr=0.1, fused=True)
+    x = torch.randn(5, 6, dtype=torch.float64)
+    for _ in range(3):
+        infer(layer, x)  # act: norms of the current v cached
+        optimizer.zero_grad()
+        layer(x).square().sum().backward()
+        v, g = layer.v.detach().clone().requires_grad_(True), layer.g.detach().clone()
+        g.requires_grad_(True)
+        bias = layer.bias.detach().clone().requires_grad_(True)
+        nn.functional.linear(x, explicit_weight(v, g), bias).square().sum().backward()
+        torch.testing.assert_close(layer.v.grad, v.grad)
+        torch.testing.assert_close(layer.g.grad, g.grad)
+        optimizer.step()  # fused: v changes without a version bump
 
 
 def test_matches_torch_weight_norm_outputs_and_gradients() -> None:

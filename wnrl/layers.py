@@ -199,13 +199,18 @@ def _differentiable_weight(v: Tensor, g: Tensor, eps: float) -> Tensor:
     return _normalized_weight(v, g, eps)
 
 
-def _unit_scale(v: Tensor, g: Tensor, eps: float) -> Tensor:
-    """``g / ||v||`` per output unit: the factor eq. 3 applies to ``v . x``."""
-    return g / _unit_norms(v, eps)
+def _detached_unit_norms(v: Tensor, g: Tensor, eps: float) -> Tensor:
+    """``||v||`` per output unit, outside autograd (a cache entry; ``g`` is unused)."""
+    with torch.no_grad():
+        return _unit_norms(v, eps)
 
 
 class _WeightNormLinearFunction(torch.autograd.Function):
     """``y = s * (x v^T) + b`` with ``s = g/||v||`` (paper eq. 3), and its gradients (eq. 3-4).
+
+    ``norms`` (``||v||`` per unit, clamped at eps) is passed in, computed without autograd:
+    its dependence on ``v`` is in the backward formula below, and the layer can reuse the
+    norms its act path computed for the same ``v``.
 
     With ``u = x v^T`` and ``c_j = sum_n dy_nj u_nj``:
     ``dg_j = c_j / ||v_j||`` (eq. 3) and ``dv_j = s_j (dy^T x)_j - s_j c_j / ||v_j||^2 v_j``,
@@ -217,9 +222,8 @@ class _WeightNormLinearFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any, x: Tensor, v: Tensor, g: Tensor, bias: Tensor | None, eps: float
+        ctx: Any, x: Tensor, v: Tensor, g: Tensor, bias: Tensor | None, norms: Tensor
     ) -> Tensor:
-        norms = _unit_norms(v, eps)
         scale = g / norms
         u = F.linear(x, v)
         ctx.save_for_backward(x, v, g, norms, u)
@@ -240,7 +244,7 @@ class _WeightNormLinearFunction(torch.autograd.Function):
             grad_v = grad_scaled.t().mm(x.reshape(-1, v.shape[1]))
             grad_v.addcmul_(v, (-(scale * c) / (norms * norms)).unsqueeze(1))
         grad_bias = grad_out.reshape(-1, v.shape[0]).sum(0) if ctx.has_bias else None
-        return grad_x, grad_v, grad_g, grad_bias, None
+        return grad_x, grad_v, grad_g, grad_bias, None  # ``norms`` is a function of ``v``
 
 
 class _WeightNormMixin:
@@ -294,6 +298,11 @@ class _WeightNormMixin:
         if torch.is_grad_enabled():
             return _differentiable_weight(self.v, self.g, self.eps)
         return self._cached("weight", _normalized_weight)
+
+    def _norms(self) -> Tensor:
+        """``||v||`` per unit (clamped at eps), without autograd, computed once per value of
+        ``v``: one pass over a large ``v`` serves the act path and the next train step."""
+        return self._cached("norms", _detached_unit_norms)
 
     def direction_norm(self) -> Tensor:
         """``||v||`` per output unit (paper sec. 2.1: it grows during training)."""
@@ -413,8 +422,9 @@ class WeightNormLinear(_WeightNormMixin, nn.Module):
         if torch.is_grad_enabled():
             if torch.compiler.is_compiling():
                 return F.linear(x, _normalized_weight(self.v, self.g, self.eps), self.bias)
-            return _WeightNormLinearFunction.apply(x, self.v, self.g, self.bias, self.eps)
-        scale = self._cached("scale", _unit_scale)
+            return _WeightNormLinearFunction.apply(x, self.v, self.g, self.bias, self._norms())
+        norms = self._norms()
+        scale = self._cached("scale", lambda _v, g, _eps: g / norms)
         out = F.linear(x, self.v)
         return torch.addcmul(self.bias, out, scale) if self.bias is not None else out * scale
 

@@ -207,3 +207,26 @@ def test_actor_critic_features_match_sb3s(shared: bool) -> None:
             torch.testing.assert_close(got, expected)
         with pytest.warns(UserWarning, match="not shared"):
             policy.extract_features(obs, policy.pi_features_extractor)
+
+
+def test_only_cpu_inputs_change_layout() -> None:
+    """CUDA (here: the meta device) keeps SB3's NCHW layout: only the CPU was measured."""
+    conv = nn.Conv2d(4, 8, 3, device="meta")
+    use_channels_last(conv)
+    x = torch.empty(2, 4, 9, 9, device="meta")
+    (seen,) = convolution_inputs(conv, x)
+    assert seen is x
+
+
+def test_image_input_layout_follows_the_device() -> None:
+    class Model(nn.Module):
+        observation_space = IMAGE
+        normalize_images = True
+
+    model = Model()
+    cpu = fast_image_input(model, torch.zeros(2, 4, 84, 84, dtype=torch.uint8))
+    assert cpu.is_contiguous(memory_format=torch.channels_last) and not cpu.is_contiguous()
+    model.channels_last = False
+    assert fast_image_input(model, torch.zeros(2, 4, 84, 84, dtype=torch.uint8)).is_contiguous()
+    meta = fast_image_input(Model(), torch.zeros(2, 4, 84, 84, dtype=torch.uint8, device="meta"))
+    assert meta.is_contiguous() and meta.dtype == torch.float32

@@ -28,10 +28,19 @@ from torch import Tensor, nn
 
 from wnrl.layers import WeightNormConv2d
 
-__all__ = ["use_channels_last", "fast_optimizer_kwargs", "CONV_TYPES"]
+__all__ = [
+    "use_channels_last",
+    "fast_optimizer_kwargs",
+    "CONV_TYPES",
+    "CHANNELS_LAST_DEVICES",
+]
 
 #: The 2-D convolutions whose inputs :func:`use_channels_last` converts.
 CONV_TYPES: tuple[type[nn.Module], ...] = (nn.Conv2d, WeightNormConv2d)
+
+#: Devices whose convolutions get channels-last inputs: the CPU, where it was measured
+#: (oneDNN). CUDA keeps SB3's NCHW layout until a GPU measurement says otherwise.
+CHANNELS_LAST_DEVICES: frozenset[str] = frozenset({"cpu"})
 
 #: Keyword arguments that select an optimizer's implementation; if the caller set any, the
 #: choice is theirs.
@@ -44,6 +53,7 @@ def _channels_last_input(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any,
     if (
         isinstance(x, Tensor)
         and x.dim() == 4
+        and x.device.type in CHANNELS_LAST_DEVICES
         and not x.is_contiguous(memory_format=torch.channels_last)
     ):
         return (x.contiguous(memory_format=torch.channels_last), *args[1:])
@@ -51,7 +61,8 @@ def _channels_last_input(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any,
 
 
 def use_channels_last(module: nn.Module) -> int:
-    """Feed every 2-D convolution in ``module`` channels-last inputs; returns how many.
+    """Feed every 2-D convolution in ``module`` channels-last inputs on the devices of
+    :data:`CHANNELS_LAST_DEVICES`; returns how many convolutions have the hook.
 
     Idempotent (a convolution gets the hook once). Run it after the layers are final: a
     convolution replaced later (e.g. by :func:`wnrl.layers.weight_norm`) has no hook.

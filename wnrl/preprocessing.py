@@ -20,6 +20,8 @@ from gymnasium import spaces
 from stable_baselines3.common.preprocessing import is_image_space
 from torch import Tensor
 
+from wnrl.fastpath import CHANNELS_LAST_DEVICES
+
 __all__ = ["normalized_image", "fast_image_input", "FastImageInput"]
 
 
@@ -39,7 +41,8 @@ def normalized_image(obs: Tensor, channels_last: bool = True) -> Tensor:
 def fast_image_input(model: Any, obs: Any) -> Tensor | None:
     """The preprocessed input of ``model`` (an SB3 ``BaseModel``) for ``obs`` when SB3 would
     normalize it as an image (a uint8 tensor for a Box image space, ``normalize_images``), else
-    None (then SB3's ``preprocess_obs`` applies). Uses ``model.channels_last`` (default True)."""
+    None (then SB3's ``preprocess_obs`` applies). Channels-last when ``model.channels_last``
+    (default True) and the device is in :data:`wnrl.fastpath.CHANNELS_LAST_DEVICES`."""
     if not (isinstance(obs, Tensor) and obs.dtype == torch.uint8):
         return None
     state = model.__dict__
@@ -52,7 +55,8 @@ def fast_image_input(model: Any, obs: Any) -> Tensor | None:
         state["_wnrl_image_input"] = is_image
     if not is_image:
         return None
-    return normalized_image(obs, state.get("channels_last", True))
+    channels_last = state.get("channels_last", True) and obs.device.type in CHANNELS_LAST_DEVICES
+    return normalized_image(obs, channels_last)
 
 
 class FastImageInput:

@@ -225,6 +225,26 @@ def test_kill_9_loses_at_most_one_checkpoint_interval(tmp_path: Path) -> None:
     assert not list((run_dir / "checkpoints").glob(".step-*"))  # no half-written leftovers
 
 
+@pytest.mark.parametrize(
+    ("hp", "channels_last", "fused"),
+    [
+        ([], True, True),  # the defaults: channels-last inputs, fused Adam
+        (["policy_kwargs.channels_last=false", "policy_kwargs.optimizer_kwargs={fused: false}"],
+         False, False),
+    ],
+)  # fmt: skip
+def test_speed_settings_from_the_command_line(tmp_path: Path, hp, channels_last, fused) -> None:
+    code = main(
+        ["train", "dqn", "CartPole-v1", "--steps", "64", "--eval-every", "0",
+         "--checkpoint-every", "0", "--logdir", str(tmp_path), "--no-progress-bar", "--hp",
+         "learning_starts=16", *hp]
+    )  # fmt: skip
+    assert code == 0
+    model = DQN.load(only_run_dir(tmp_path) / "model.zip")
+    assert model.policy.channels_last is channels_last
+    assert bool(model.policy.optimizer.defaults["fused"]) is fused
+
+
 def test_resume_discards_what_a_killed_process_left_half_written(tmp_path: Path) -> None:
     """kill -9 can land inside a checkpoint write; the next resume removes the temporaries
     (the complete checkpoint and model are kept) even if it writes no checkpoint itself."""

@@ -259,6 +259,7 @@ def test_resume_discards_what_a_killed_process_left_half_written(tmp_path: Path)
         run_dir / "checkpoints" / ".step-000000400.x1y2" / "model.zip",
         run_dir / "checkpoints" / ".latest.abc",
         run_dir / ".model.q9.zip",
+        run_dir / ".config.yaml.k3j",
     ]
     for path in partial:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ import torch
 from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
 from wnrl.fastpath import fast_optimizer_kwargs, use_channels_last
@@ -115,6 +116,9 @@ def test_fast_optimizer_kwargs() -> None:
     assert fast_optimizer_kwargs(torch.optim.AdamW, {"eps": 1e-5}) == {"eps": 1e-5, "fused": True}
     assert fast_optimizer_kwargs(torch.optim.Adamax, {}) == {"foreach": True}
     assert fast_optimizer_kwargs(torch.optim.RMSprop, {}) == {"foreach": True}
+    # fused SGD / Adagrad exist but not on every device of every supported torch: foreach
+    assert fast_optimizer_kwargs(torch.optim.SGD, {}) == {"foreach": True}
+    assert fast_optimizer_kwargs(torch.optim.Adagrad, {}) == {"foreach": True}
     for chosen in ({"foreach": False}, {"fused": False}, {"differentiable": True}):
         assert fast_optimizer_kwargs(torch.optim.Adam, chosen) == chosen  # the caller's choice
 
@@ -218,15 +222,54 @@ def test_only_cpu_inputs_change_layout() -> None:
     assert seen is x
 
 
-def test_image_input_layout_follows_the_device() -> None:
+def test_image_input_layout_follows_the_flag_and_the_device() -> None:
     class Model(nn.Module):
         observation_space = IMAGE
         normalize_images = True
 
     model = Model()
-    cpu = fast_image_input(model, torch.zeros(2, 4, 84, 84, dtype=torch.uint8))
+    frames = torch.zeros(2, 4, 84, 84, dtype=torch.uint8)
+    assert fast_image_input(model, frames).is_contiguous()  # default: SB3's NCHW
+    model.image_channels_last = True
+    cpu = fast_image_input(model, frames)
     assert cpu.is_contiguous(memory_format=torch.channels_last) and not cpu.is_contiguous()
-    model.channels_last = False
-    assert fast_image_input(model, torch.zeros(2, 4, 84, 84, dtype=torch.uint8)).is_contiguous()
-    meta = fast_image_input(Model(), torch.zeros(2, 4, 84, 84, dtype=torch.uint8, device="meta"))
+    meta = fast_image_input(model, frames.to("meta"))
     assert meta.is_contiguous() and meta.dtype == torch.float32
+
+
+class ViewingExtractor(BaseFeaturesExtractor):
+    """A typical user extractor: flattens with ``.view``, which needs NCHW tensors."""
+
+    def __init__(self, observation_space: spaces.Box) -> None:
+        super().__init__(observation_space, features_dim=16)
+        self.conv = nn.Conv2d(4, 8, 8, stride=4)
+        self.linear = nn.Linear(8 * 20 * 20, 16)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        assert obs.is_contiguous()
+        h = torch.relu(self.conv(obs))
+        return self.linear(h.view(h.size(0), -1))
+
+
+@pytest.mark.parametrize("norm", ["none", "wn"])
+def test_custom_extractors_keep_sb3s_layout(norm: str) -> None:
+    kwargs = {"features_extractor_class": ViewingExtractor}
+    dqn = image_policy(WNDQNPolicy, spaces.Discrete(3), norm=norm, **kwargs)
+    ppo = image_policy(WNActorCriticPolicy, spaces.Discrete(3), norm=norm, **kwargs)
+    obs = torch.randint(0, 256, (2, 4, 84, 84), dtype=torch.uint8)
+    for policy in (dqn, ppo):
+        assert policy.channels_last  # the default, yet no hook on a custom extractor
+        convs = [m for m in policy.modules() if isinstance(m, (nn.Conv2d, WeightNormConv2d))]
+        assert convs and not any(conv._forward_pre_hooks for conv in convs)
+        actions, _ = policy.predict(obs.numpy())
+        assert actions.shape == (2,)
+
+
+def test_saved_policies_record_the_callers_optimizer_choice(tmp_path) -> None:
+    policy = image_policy(WNDQNPolicy, spaces.Discrete(3), optimizer_kwargs={"eps": 1e-5})
+    assert policy.optimizer.defaults["fused"] is True and policy.optimizer.defaults["eps"] == 1e-5
+    params = policy._get_constructor_parameters()
+    assert params["optimizer_kwargs"] == {"eps": 1e-5}  # the default is re-derived on load
+    policy.save(tmp_path / "policy.pth")
+    loaded = WNDQNPolicy.load(tmp_path / "policy.pth")
+    assert loaded.optimizer.defaults["fused"] is True and loaded.optimizer.defaults["eps"] == 1e-5

@@ -147,14 +147,18 @@ def test_cheap_form_backward_is_the_derivative() -> None:
     assert torch.autograd.gradcheck(cheap, inputs)
 
 
-def test_train_step_after_acting_uses_the_current_norms(linear_form: str) -> None:
-    """The act path caches ``||v||``; the next train step reuses it only for the same ``v``."""
+def test_train_steps_interleaved_with_acting_have_exact_gradients(linear_form: str) -> None:
+    """Acting (cached weights / norms) between fused-optimizer steps never leaks into the
+    gradients, and an inference-mode forward does not poison the next train step."""
     torch.manual_seed(0)
     layer = WeightNormLinear(6, 4, dtype=torch.float64)
     optimizer = torch.optim.Adam(layer.parameters(), lr=0.1, fused=True)
     x = torch.randn(5, 6, dtype=torch.float64)
-    for _ in range(3):
-        infer(layer, x)  # act: norms of the current v cached
+    for step in range(3):
+        if step == 1:
+            with torch.inference_mode():
+                layer(x)
+        infer(layer, x)  # act: cached tensors of the current v
         optimizer.zero_grad()
         layer(x).square().sum().backward()
         v, g = layer.v.detach().clone().requires_grad_(True), layer.g.detach().clone()

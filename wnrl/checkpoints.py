@@ -27,6 +27,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 from wnrl.errors import WnrlError
+from wnrl.rundir import CONFIG, FINAL_MODEL
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest"
@@ -112,11 +113,13 @@ def _discard_checkpoint_temporaries(root: Path) -> None:
 
 def discard_partial_writes(run_dir: Path) -> None:
     """Remove what a killed process left half-written in ``run_dir``: temporary checkpoint
-    directories and the temporary files of :func:`atomic_save_model` and of ``latest``.
+    directories and the temporary files of the final model, ``config.yaml`` and ``latest``.
     Complete files are never touched. Call it before a run continues (nothing else may be
     writing the run then)."""
     _discard_checkpoint_temporaries(run_dir / CHECKPOINTS)
-    for stale in run_dir.glob(f".{Path(MODEL).stem}.*.zip"):
+    for stale in run_dir.glob(f".{Path(FINAL_MODEL).stem}.*.zip"):  # atomic_save_model's
+        stale.unlink(missing_ok=True)
+    for stale in run_dir.glob(f".{CONFIG}.*"):  # atomic_write_text's
         stale.unlink(missing_ok=True)
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "fast_optimizer_kwargs",
     "CONV_TYPES",
     "CHANNELS_LAST_DEVICES",
+    "FUSED_BY_DEFAULT",
 ]
 
 #: The 2-D convolutions whose inputs :func:`use_channels_last` converts.
@@ -41,6 +42,10 @@ CONV_TYPES: tuple[type[nn.Module], ...] = (nn.Conv2d, WeightNormConv2d)
 #: Devices whose convolutions get channels-last inputs: the CPU, where it was measured
 #: (oneDNN). CUDA keeps SB3's NCHW layout until a GPU measurement says otherwise.
 CHANNELS_LAST_DEVICES: frozenset[str] = frozenset({"cpu"})
+
+#: Optimizers that default to their fused kernel: those with fused kernels on the CPU (torch
+#: >= 2.4) and on CUDA in every torch that has CPU ones (older torch had CPU-only fused Adagrad).
+FUSED_BY_DEFAULT: tuple[type[torch.optim.Optimizer], ...] = (torch.optim.Adam, torch.optim.AdamW)
 
 #: Keyword arguments that select an optimizer's implementation; if the caller set any, the
 #: choice is theirs.
@@ -87,7 +92,7 @@ def _fused_supported_on_cpu() -> bool:
 def fast_optimizer_kwargs(
     optimizer_class: type[torch.optim.Optimizer], optimizer_kwargs: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """``optimizer_kwargs`` plus ``fused=True`` (Adam, AdamW, SGD, Adagrad...) or else
+    """``optimizer_kwargs`` plus ``fused=True`` (:data:`FUSED_BY_DEFAULT`: Adam, AdamW) or else
     ``foreach=True`` (Adamax, RMSprop...), unless the caller set an implementation keyword.
 
     The fused and foreach kernels compute the optimizer's update rule, as the per-tensor loop
@@ -98,7 +103,8 @@ def fast_optimizer_kwargs(
     if any(key in kwargs for key in _IMPLEMENTATION_KWARGS):
         return kwargs
     accepted = inspect.signature(optimizer_class.__init__).parameters
-    if "fused" in accepted and _fused_supported_on_cpu():
+    fusable = "fused" in accepted and issubclass(optimizer_class, FUSED_BY_DEFAULT)
+    if fusable and _fused_supported_on_cpu():
         kwargs["fused"] = True
     elif "foreach" in accepted:
         kwargs["foreach"] = True

@@ -200,17 +200,21 @@ def _differentiable_weight(v: Tensor, g: Tensor, eps: float) -> Tensor:
 
 
 def _detached_unit_norms(v: Tensor, g: Tensor, eps: float) -> Tensor:
-    """``||v||`` per output unit, outside autograd (a cache entry; ``g`` is unused)."""
+    """``||v||`` per output unit, outside autograd (``g`` is unused)."""
     with torch.no_grad():
         return _unit_norms(v, eps)
+
+
+def _unit_scale(v: Tensor, g: Tensor, eps: float) -> Tensor:
+    """``g / ||v||`` per output unit: the factor eq. 3 applies to ``v . x``."""
+    return g / _unit_norms(v, eps)
 
 
 class _WeightNormLinearFunction(torch.autograd.Function):
     """``y = s * (x v^T) + b`` with ``s = g/||v||`` (paper eq. 3), and its gradients (eq. 3-4).
 
     ``norms`` (``||v||`` per unit, clamped at eps) is passed in, computed without autograd:
-    its dependence on ``v`` is in the backward formula below, and the layer can reuse the
-    norms its act path computed for the same ``v``.
+    its dependence on ``v`` is in the backward formula below.
 
     With ``u = x v^T`` and ``c_j = sum_n dy_nj u_nj``:
     ``dg_j = c_j / ||v_j||`` (eq. 3) and ``dv_j = s_j (dy^T x)_j - s_j c_j / ||v_j||^2 v_j``,
@@ -298,11 +302,6 @@ class _WeightNormMixin:
         if torch.is_grad_enabled():
             return _differentiable_weight(self.v, self.g, self.eps)
         return self._cached("weight", _normalized_weight)
-
-    def _norms(self) -> Tensor:
-        """``||v||`` per unit (clamped at eps), without autograd, computed once per value of
-        ``v``: one pass over a large ``v`` serves the act path and the next train step."""
-        return self._cached("norms", _detached_unit_norms)
 
     def direction_norm(self) -> Tensor:
         """``||v||`` per output unit (paper sec. 2.1: it grows during training)."""
@@ -422,9 +421,11 @@ class WeightNormLinear(_WeightNormMixin, nn.Module):
         if torch.is_grad_enabled():
             if torch.compiler.is_compiling():
                 return F.linear(x, _normalized_weight(self.v, self.g, self.eps), self.bias)
-            return _WeightNormLinearFunction.apply(x, self.v, self.g, self.bias, self._norms())
-        norms = self._norms()
-        scale = self._cached("scale", lambda _v, g, _eps: g / norms)
+            # norms computed here, never taken from the act-path cache: a write the cache cannot
+            # see would then cost a stale action, never a wrong gradient
+            norms = _detached_unit_norms(self.v, self.g, self.eps)
+            return _WeightNormLinearFunction.apply(x, self.v, self.g, self.bias, norms)
+        scale = self._cached("scale", _unit_scale)
         out = F.linear(x, self.v)
         return torch.addcmul(self.bias, out, scale) if self.bias is not None else out * scale
 

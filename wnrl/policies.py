@@ -88,6 +88,10 @@ def default_features_extractor(observation_space: spaces.Space) -> type[BaseFeat
     return FlattenExtractor
 
 
+def _is_nature_cnn(module: Any) -> bool:
+    return type(module) is NatureCNN
+
+
 def _last_linear(module: nn.Module) -> nn.Module:
     """The last Linear-like layer of a network, in registration (= forward) order."""
     found = [m for m in module.modules() if isinstance(m, _LINEAR_TYPES)]
@@ -132,17 +136,36 @@ class _NormalizedPolicy:
         """
         check_norm(norm)
         kwargs.setdefault("features_extractor_class", default_features_extractor(observation_space))
+        chosen_optimizer_kwargs = kwargs.get("optimizer_kwargs")
         kwargs["optimizer_kwargs"] = fast_optimizer_kwargs(
-            kwargs.get("optimizer_class", torch.optim.Adam), kwargs.get("optimizer_kwargs")
+            kwargs.get("optimizer_class", torch.optim.Adam), chosen_optimizer_kwargs
         )
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)  # type: ignore[call-arg]
+        # saved models record the caller's choice: the default is re-derived where they load
+        self._chosen_optimizer_kwargs = dict(chosen_optimizer_kwargs or {})
         self._apply_norm(norm)
         self.channels_last = bool(channels_last)
+        self._use_channels_last()
+
+    def _use_channels_last(self) -> None:
+        """Channels-last layout only around SB3's own ``NatureCNN`` (which flattens with
+        ``nn.Flatten``): a custom extractor may ``.view`` its input or its conv outputs, which
+        needs NCHW."""
         for module in self.modules():  # type: ignore[attr-defined]
+            if self.channels_last and type(module) is NatureCNN:
+                use_channels_last(module)
             if isinstance(module, FastImageInput):
-                module.channels_last = self.channels_last
-        if self.channels_last:
-            use_channels_last(self)  # type: ignore[arg-type]
+                module.image_channels_last = self.channels_last and _is_nature_cnn(
+                    module.features_extractor
+                )
+        extractors = [
+            getattr(self, name, None)
+            for name in ("features_extractor", "pi_features_extractor", "vf_features_extractor")
+        ]
+        present = [e for e in extractors if e is not None]
+        self.image_channels_last = (
+            self.channels_last and bool(present) and all(map(_is_nature_cnn, present))
+        )
 
     def _apply_norm(self, norm: str) -> None:
         """Rewrite every network's layers for ``norm`` and rebuild the optimizers on them."""
@@ -168,6 +191,7 @@ class _NormalizedPolicy:
         data = super()._get_constructor_parameters()  # type: ignore[misc]
         data["norm"] = self.norm
         data["channels_last"] = self.channels_last
+        data["optimizer_kwargs"] = dict(self._chosen_optimizer_kwargs)
         return data
 
     @torch.no_grad()
@@ -302,7 +326,9 @@ class WNActorCriticPolicy(_NormalizedPolicy, ActorCriticPolicy):
         if image is None:
             return super().extract_features(obs, features_extractor)
         if self.share_features_extractor:
-            return (features_extractor or self.features_extractor)(image)
+            if features_extractor is None:
+                features_extractor = self.features_extractor
+            return features_extractor(image)
         if features_extractor is not None:
             warnings.warn(
                 "Provided features_extractor will be ignored because the features extractor is "
@@ -310,7 +336,10 @@ class WNActorCriticPolicy(_NormalizedPolicy, ActorCriticPolicy):
                 UserWarning,
                 stacklevel=2,
             )
-        return self.pi_features_extractor(image), self.vf_features_extractor(image)
+        # each extractor gets its own input, as with SB3's two preprocess_obs calls
+        return self.pi_features_extractor(image), self.vf_features_extractor(
+            fast_image_input(self, obs)
+        )
 
     def output_heads(self) -> dict[nn.Module, str]:
         return {self.action_net: "policy", self.value_net: "value"}

@@ -41,8 +41,10 @@ def normalized_image(obs: Tensor, channels_last: bool = True) -> Tensor:
 def fast_image_input(model: Any, obs: Any) -> Tensor | None:
     """The preprocessed input of ``model`` (an SB3 ``BaseModel``) for ``obs`` when SB3 would
     normalize it as an image (a uint8 tensor for a Box image space, ``normalize_images``), else
-    None (then SB3's ``preprocess_obs`` applies). Channels-last when ``model.channels_last``
-    (default True) and the device is in :data:`wnrl.fastpath.CHANNELS_LAST_DEVICES`."""
+    None (then SB3's ``preprocess_obs`` applies). Channels-last when
+    ``model.image_channels_last`` (default False: only an extractor known to accept it, such
+    as SB3's NatureCNN, should get it) and the device is in
+    :data:`wnrl.fastpath.CHANNELS_LAST_DEVICES`."""
     if not (isinstance(obs, Tensor) and obs.dtype == torch.uint8):
         return None
     state = model.__dict__
@@ -55,15 +57,16 @@ def fast_image_input(model: Any, obs: Any) -> Tensor | None:
         state["_wnrl_image_input"] = is_image
     if not is_image:
         return None
-    channels_last = state.get("channels_last", True) and obs.device.type in CHANNELS_LAST_DEVICES
+    channels_last = state.get("image_channels_last", False)
+    channels_last = channels_last and obs.device.type in CHANNELS_LAST_DEVICES
     return normalized_image(obs, channels_last)
 
 
 class FastImageInput:
     """Mixin for SB3 networks: :func:`fast_image_input` in ``extract_features``.
 
-    Put it before the SB3 class: ``class Net(FastImageInput, QNetwork)``. ``channels_last``
-    (an instance attribute, default True) picks the layout of image inputs.
+    Put it before the SB3 class: ``class Net(FastImageInput, QNetwork)``. The instance
+    attribute ``image_channels_last`` (default False) picks the layout of image inputs.
     """
 
     def extract_features(self, obs: Any, features_extractor: Any) -> Tensor:

@@ -193,13 +193,17 @@ def test_every_network_normalizes_images_in_one_pass(cls, action_space, networks
         with torch.no_grad():
             features = network.extract_features(obs, extractor)
             torch.testing.assert_close(features, extractor(obs.float() / 255.0))
-        inputs = convolution_inputs(extractor, normalized_image(obs))
+        assert network.image_channels_last  # SB3's NatureCNN: channels-last all the way
+        image = fast_image_input(network, obs)
+        assert image.is_contiguous(memory_format=torch.channels_last)
+        inputs = convolution_inputs(extractor, image)
         assert all(t.is_contiguous(memory_format=torch.channels_last) for t in inputs)
 
 
 @pytest.mark.parametrize("shared", [True, False])
 def test_actor_critic_features_match_sb3s(shared: bool) -> None:
     policy = image_policy(WNActorCriticPolicy, spaces.Discrete(3), share_features_extractor=shared)
+    assert policy.image_channels_last
     obs = torch.randint(0, 256, (3, 4, 84, 84), dtype=torch.uint8)
     with torch.no_grad():
         features = policy.extract_features(obs)

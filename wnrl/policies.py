@@ -128,8 +128,9 @@ class _NormalizedPolicy:
     ) -> None:
         """SB3's policy built as usual (every SB3 argument works), then rewritten for ``norm``.
 
-        ``channels_last`` feeds the convolutions NHWC inputs (same function, faster kernels:
-        :func:`wnrl.fastpath.use_channels_last`); image observations are normalized in one pass
+        ``channels_last`` feeds the convolutions of SB3's NatureCNN NHWC inputs on the CPU (same
+        function, faster kernels: :func:`wnrl.fastpath.use_channels_last`; custom extractors
+        keep NCHW); image observations are normalized in one pass
         (:mod:`wnrl.preprocessing`, equal to SB3's ``preprocess_obs``). Unless
         ``optimizer_kwargs`` choose an implementation, the optimizer runs its fused (else
         foreach) kernels (:func:`wnrl.fastpath.fast_optimizer_kwargs`).

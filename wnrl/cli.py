@@ -236,6 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def subcommand_main(command: str, argv: Sequence[str] | None = None) -> int:
+    """``wnrl COMMAND ARGS...`` for a command module run on its own (``python -m wnrl.sweep``):
+    the CLI's messages and exit codes. ``argv`` defaults to ``sys.argv[1:]``."""
+    return main([command, *(sys.argv[1:] if argv is None else argv)])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

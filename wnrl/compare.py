@@ -562,9 +562,9 @@ def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``wnrl compare`` on its own (``python -m wnrl.compare``): the CLI's messages and codes."""
-    from wnrl.cli import main as cli_main
+    from wnrl.cli import subcommand_main
 
-    return cli_main(["compare", *(sys.argv[1:] if argv is None else argv)])
+    return subcommand_main("compare", argv)
 
 
 if __name__ == "__main__":

@@ -199,12 +199,6 @@ def _differentiable_weight(v: Tensor, g: Tensor, eps: float) -> Tensor:
     return _normalized_weight(v, g, eps)
 
 
-def _detached_unit_norms(v: Tensor, g: Tensor, eps: float) -> Tensor:
-    """``||v||`` per output unit, outside autograd (``g`` is unused)."""
-    with torch.no_grad():
-        return _unit_norms(v, eps)
-
-
 def _unit_scale(v: Tensor, g: Tensor, eps: float) -> Tensor:
     """``g / ||v||`` per output unit: the factor eq. 3 applies to ``v . x``."""
     return g / _unit_norms(v, eps)
@@ -423,7 +417,8 @@ class WeightNormLinear(_WeightNormMixin, nn.Module):
                 return F.linear(x, _normalized_weight(self.v, self.g, self.eps), self.bias)
             # norms computed here, never taken from the act-path cache: a write the cache cannot
             # see would then cost a stale action, never a wrong gradient
-            norms = _detached_unit_norms(self.v, self.g, self.eps)
+            with torch.no_grad():
+                norms = _unit_norms(self.v, self.eps)
             return _WeightNormLinearFunction.apply(x, self.v, self.g, self.bias, norms)
         scale = self._cached("scale", _unit_scale)
         out = F.linear(x, self.v)

@@ -148,6 +148,14 @@ class _NormalizedPolicy:
         self.channels_last = bool(channels_last)
         self._use_channels_last()
 
+    def _make_network(
+        self, cls: type[nn.Module], kwargs: dict[str, Any], features_extractor: Any = None
+    ) -> nn.Module:
+        """SB3's ``make_*`` body (own features extractor unless one is given) with a wnrl
+        network class."""
+        update = self._update_features_extractor  # type: ignore[attr-defined]
+        return cls(**update(kwargs, features_extractor)).to(self.device)  # type: ignore[attr-defined]
+
     def _use_channels_last(self) -> None:
         """Channels-last layout only around SB3's own ``NatureCNN`` (which flattens with
         ``nn.Flatten``): a custom extractor may ``.view`` its input or its conv outputs, which
@@ -279,9 +287,7 @@ class WNDQNPolicy(_NormalizedPolicy, DQNPolicy):
     _wnrl_family = "dqn"
 
     def make_q_net(self) -> QNetwork:
-        # as DQNPolicy.make_q_net (separate features extractors), with the wnrl network class
-        net_args = self._update_features_extractor(self.net_args, features_extractor=None)
-        return WNQNetwork(**net_args).to(self.device)
+        return self._make_network(WNQNetwork, self.net_args)  # type: ignore[return-value]
 
     def output_heads(self) -> dict[nn.Module, str]:
         return {_last_linear(net.q_net): "q" for net in (self.q_net, self.q_net_target)}
@@ -296,8 +302,7 @@ class WNQRDQNPolicy(_NormalizedPolicy, QRDQNPolicy):
     _wnrl_family = "qrdqn"
 
     def make_quantile_net(self) -> QuantileNetwork:
-        net_args = self._update_features_extractor(self.net_args, features_extractor=None)
-        return WNQuantileNetwork(**net_args).to(self.device)
+        return self._make_network(WNQuantileNetwork, self.net_args)  # type: ignore[return-value]
 
     def output_heads(self) -> dict[nn.Module, str]:
         nets = (self.quantile_net, self.quantile_net_target)
@@ -352,23 +357,30 @@ class WNActorCriticPolicy(_NormalizedPolicy, ActorCriticPolicy):
         return [DDIPass("policy", self, forward, False)]
 
 
-class WNSACPolicy(_NormalizedPolicy, SACPolicy):
+class _OffPolicyActorCritic(_NormalizedPolicy):
+    """SAC and TD3: an actor and twin critics, each with its own optimizer."""
+
+    _actor_class: type[nn.Module]
+
+    actor_kwargs: dict[str, Any]
+    critic_kwargs: dict[str, Any]
+
+    def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> nn.Module:
+        return self._make_network(self._actor_class, self.actor_kwargs, features_extractor)
+
+    def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> nn.Module:
+        return self._make_network(WNContinuousCritic, self.critic_kwargs, features_extractor)
+
+    def _optimizer_owners(self) -> Iterable[nn.Module]:
+        return (self.actor, self.critic)  # type: ignore[attr-defined]
+
+
+class WNSACPolicy(_OffPolicyActorCritic, SACPolicy):
     """SAC actor and twin critics (and critic target) with weight normalization."""
 
     _wnrl_family = "sac"
 
-    def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> WNSACActor:
-        actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
-        return WNSACActor(**actor_kwargs).to(self.device)
-
-    def make_critic(
-        self, features_extractor: BaseFeaturesExtractor | None = None
-    ) -> WNContinuousCritic:
-        critic_kwargs = self._update_features_extractor(self.critic_kwargs, features_extractor)
-        return WNContinuousCritic(**critic_kwargs).to(self.device)
-
-    def _optimizer_owners(self) -> Iterable[nn.Module]:
-        return (self.actor, self.critic)
+    _actor_class = WNSACActor
 
     def output_heads(self) -> dict[nn.Module, str]:
         heads = {_last_linear(self.actor.mu): "policy"}
@@ -385,23 +397,12 @@ class WNSACPolicy(_NormalizedPolicy, SACPolicy):
         ]
 
 
-class WNTD3Policy(_NormalizedPolicy, TD3Policy):
+class WNTD3Policy(_OffPolicyActorCritic, TD3Policy):
     """TD3 actor and twin critics (and both targets) with weight normalization."""
 
     _wnrl_family = "td3"
 
-    def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> WNTD3Actor:
-        actor_kwargs = self._update_features_extractor(self.actor_kwargs, features_extractor)
-        return WNTD3Actor(**actor_kwargs).to(self.device)
-
-    def make_critic(
-        self, features_extractor: BaseFeaturesExtractor | None = None
-    ) -> WNContinuousCritic:
-        critic_kwargs = self._update_features_extractor(self.critic_kwargs, features_extractor)
-        return WNContinuousCritic(**critic_kwargs).to(self.device)
-
-    def _optimizer_owners(self) -> Iterable[nn.Module]:
-        return (self.actor, self.critic)
+    _actor_class = WNTD3Actor
 
     def output_heads(self) -> dict[nn.Module, str]:
         heads = {_last_linear(actor.mu): "policy" for actor in (self.actor, self.actor_target)}

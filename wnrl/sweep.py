@@ -967,9 +967,9 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``wnrl sweep`` on its own (``python -m wnrl.sweep``): the CLI's messages and exit codes."""
-    from wnrl.cli import main as cli_main
+    from wnrl.cli import subcommand_main
 
-    return cli_main(["sweep", *(sys.argv[1:] if argv is None else argv)])
+    return subcommand_main("sweep", argv)
 
 
 if __name__ == "__main__":

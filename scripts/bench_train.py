@@ -52,15 +52,24 @@ PPO_HP = dict(
 )
 
 
-def dqn_variants(env_id: str, device: str) -> dict[str, Callable[[], BaseAlgorithm]]:
+def _builder(
+    algorithm: type[BaseAlgorithm], n_envs: int, hp: dict, env_id: str, device: str
+) -> Callable[..., Callable[[], BaseAlgorithm]]:
+    """``build(policy, backend, norm)``: a factory of one variant (norm None: SB3's policy)."""
+
     def build(policy, backend: str, norm: str | None) -> Callable[[], BaseAlgorithm]:
         def make() -> BaseAlgorithm:
-            env = make_env(env_id, n_envs=1, seed=0, backend=backend)
+            env = make_env(env_id, n_envs=n_envs, seed=0, backend=backend)
             kwargs = {"policy_kwargs": {"norm": norm}} if norm else {}
-            return DQN(policy, env, seed=0, device=device, **kwargs, **DQN_HP)
+            return algorithm(policy, env, seed=0, device=device, **kwargs, **hp)
 
         return make
 
+    return build
+
+
+def dqn_variants(env_id: str, device: str) -> dict[str, Callable[[], BaseAlgorithm]]:
+    build = _builder(DQN, 1, DQN_HP, env_id, device)
     return {
         "sb3": build("CnnPolicy", "sb3", None),
         "sb3+wnpolicy": build(WNDQNPolicy, "sb3", "wn"),
@@ -70,14 +79,7 @@ def dqn_variants(env_id: str, device: str) -> dict[str, Callable[[], BaseAlgorit
 
 
 def ppo_variants(env_id: str, device: str) -> dict[str, Callable[[], BaseAlgorithm]]:
-    def build(policy, backend: str, norm: str | None) -> Callable[[], BaseAlgorithm]:
-        def make() -> BaseAlgorithm:
-            env = make_env(env_id, n_envs=8, seed=0, backend=backend)
-            kwargs = {"policy_kwargs": {"norm": norm}} if norm else {}
-            return PPO(policy, env, seed=0, device=device, **kwargs, **PPO_HP)
-
-        return make
-
+    build = _builder(PPO, 8, PPO_HP, env_id, device)
     return {
         "sb3": build("CnnPolicy", "sb3", None),
         "wnrl-wn": build(WNActorCriticPolicy, "auto", "wn"),

@@ -309,6 +309,10 @@ BAD_INPUTS = [
     (["train", "dqn", "CartPole-v1", "--hp", "learning_rate=abc"], "learning_rate must be"),
     (["train", "dqn", "CartPole-v1", "--hp", "learning_rate"], "--hp expects key=value"),
     (["train", "dqn", "CartPole-v1", "--norm", "weight"], "unknown norm 'weight'"),
+    (
+        ["train", "dqn", "CartPole-v1", "--hp", "policy_kwargs.channels_last=maybe"],
+        "channels_last must be true or false, got 'maybe'",
+    ),
     (["train", "dqn", "CartPole-v1", "--steps", "0"], "--steps must be a positive integer"),
     (["train", "dqn", "CartPole-v1", "--device", "cuda"], "no CUDA GPU is available"),
     (["train", "--resume", "/nonexistent/run"], "run directory not found: /nonexistent/run"),

@@ -136,6 +136,8 @@ class _NormalizedPolicy:
         foreach) kernels (:func:`wnrl.fastpath.fast_optimizer_kwargs`).
         """
         check_norm(norm)
+        if not isinstance(channels_last, bool):
+            raise ValueError(f"channels_last must be true or false, got {channels_last!r}")
         kwargs.setdefault("features_extractor_class", default_features_extractor(observation_space))
         chosen_optimizer_kwargs = kwargs.get("optimizer_kwargs")
         kwargs["optimizer_kwargs"] = fast_optimizer_kwargs(
@@ -145,7 +147,7 @@ class _NormalizedPolicy:
         # saved models record the caller's choice: the default is re-derived where they load
         self._chosen_optimizer_kwargs = dict(chosen_optimizer_kwargs or {})
         self._apply_norm(norm)
-        self.channels_last = bool(channels_last)
+        self.channels_last = channels_last
         self._use_channels_last()
 
     def _make_network(

@@ -18,13 +18,16 @@ from wnrl.demo import nature_q_network as nature_cnn
 from wnrl.layers import (
     DEFAULT_EPS,
     MeanOnlyBatchNorm,
-    TrackedParameter,
     WeightNormConv2d,
     WeightNormLinear,
+    clear_inference_cache,
     data_dependent_init,
+    enable_inference_cache,
+    inference_cache,
     is_weight_normalized,
     paper_init_,
     remove_weight_norm,
+    track_optimizer_writes,
     weight_norm,
     weight_norm_layers,
 )
@@ -152,7 +155,9 @@ def test_train_steps_interleaved_with_acting_have_exact_gradients(linear_form: s
     gradients, and an inference-mode forward does not poison the next train step."""
     torch.manual_seed(0)
     layer = WeightNormLinear(6, 4, dtype=torch.float64)
+    enable_inference_cache(layer)
     optimizer = torch.optim.Adam(layer.parameters(), lr=0.1, fused=True)
+    track_optimizer_writes(optimizer)
     x = torch.randn(5, 6, dtype=torch.float64)
     for step in range(3):
         if step == 1:
@@ -167,7 +172,8 @@ def test_train_steps_interleaved_with_acting_have_exact_gradients(linear_form: s
         nn.functional.linear(x, explicit_weight(v, g), bias).square().sum().backward()
         torch.testing.assert_close(layer.v.grad, v.grad)
         torch.testing.assert_close(layer.g.grad, g.grad)
-        optimizer.step()  # fused: v changes without a version bump
+        optimizer.step()  # fused: v changes without a version bump of its own
+        torch.testing.assert_close(infer(layer, x), fresh(layer, x))
 
 
 def test_matches_torch_weight_norm_outputs_and_gradients() -> None:
@@ -416,40 +422,94 @@ def fresh(layer: WeightNormLinear, x: torch.Tensor) -> torch.Tensor:
 def test_cache_is_reused_when_nothing_changed() -> None:
     layer = WeightNormLinear(6, 4)
     with torch.no_grad():
+        assert layer.weight is not layer.weight  # off by default: nothing is kept
+    assert enable_inference_cache(layer) == 1
+    with torch.no_grad():
         first = layer.weight
         assert layer.weight is first  # no renormalization on the act path
     assert layer.weight is not first  # autograd on: rebuilt, differentiable
     assert layer.weight.requires_grad
 
 
-def test_cache_follows_optimizer_steps_and_load_state_dict(linear_form: str) -> None:
+def _every_torch_optimizer() -> list[tuple[type[torch.optim.Optimizer], dict]]:
+    """Every optimizer class torch.optim exports, with each implementation it accepts."""
+    import inspect
+
+    found = []
+    for name in dir(torch.optim):
+        cls = getattr(torch.optim, name)
+        if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+            continue
+        if cls in (torch.optim.Optimizer, torch.optim.SparseAdam):  # SparseAdam: sparse grads
+            continue
+        accepted = inspect.signature(cls.__init__).parameters
+        variants = [{}]
+        if "foreach" in accepted:
+            variants += [{"foreach": True}, {"foreach": False}]
+        if "fused" in accepted:
+            variants.append({"fused": True})
+        found += [(cls, kwargs) for kwargs in variants]
+    return found
+
+
+@pytest.mark.parametrize(
+    "optimizer_cls,kwargs",
+    _every_torch_optimizer(),
+    ids=lambda item: item.__name__ if isinstance(item, type) else str(item),
+)
+def test_cache_follows_every_torch_optimizer(optimizer_cls, kwargs, linear_form: str) -> None:
+    """Fused kernels write without bumping version counters: track_optimizer_writes' step hook
+    on the optimizer instance makes those steps visible too."""
     torch.manual_seed(0)
     layer = WeightNormLinear(6, 4)
+    enable_inference_cache(layer)
     x = torch.randn(3, 6)
-    for optimizer_cls, kwargs in (
-        (torch.optim.Adam, {"foreach": True}),
-        (torch.optim.Adam, {"foreach": False}),
-        (torch.optim.SGD, {"momentum": 0.9}),
-        (torch.optim.Adamax, {}),
-        # fused kernels write without bumping _version: caught by the step post-hook
-        (torch.optim.Adam, {"fused": True}),
-        (torch.optim.AdamW, {"fused": True}),
-        (torch.optim.SGD, {"momentum": 0.9, "fused": True}),
-        (torch.optim.Adagrad, {"fused": True}),
-    ):
+    try:
         optimizer = optimizer_cls(layer.parameters(), lr=0.1, **kwargs)
-        infer(layer, x)
-        layer(x).square().sum().backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        torch.testing.assert_close(infer(layer, x), fresh(layer, x))
-    other = WeightNormLinear(6, 4)
+    except (RuntimeError, ValueError) as error:  # e.g. a fused kernel this device lacks
+        pytest.skip(f"{optimizer_cls.__name__}({kwargs}) unavailable here: {error}")
+    track_optimizer_writes(optimizer)
+    assert track_optimizer_writes(optimizer) is None  # idempotent
+    for _ in range(2):
+        before = infer(layer, x)
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            loss = layer(x).square().sum()
+            loss.backward()
+            return loss
+
+        closure()
+        optimizer.step(closure) if optimizer_cls is torch.optim.LBFGS else optimizer.step()
+        after = infer(layer, x)
+        torch.testing.assert_close(after, fresh(layer, x))
+        assert not torch.allclose(after, before)
+
+
+def test_cache_follows_load_state_dict_and_in_place_writes(linear_form: str) -> None:
+    torch.manual_seed(0)
+    layer, other = WeightNormLinear(6, 4), WeightNormLinear(6, 4)
+    enable_inference_cache(layer)
+    x = torch.randn(3, 6)
     infer(layer, x)
     layer.load_state_dict(other.state_dict())
     torch.testing.assert_close(infer(layer, x), infer(other, x))
+    with torch.no_grad():
+        layer.g.mul_(2.0)  # in-place under no_grad: a version bump
+    torch.testing.assert_close(infer(layer, x), fresh(layer, x))
+    with torch.no_grad():
+        layer.v.copy_(torch.randn(4, 6))
+    torch.testing.assert_close(infer(layer, x), fresh(layer, x))
+    # assignment to .data and dtype moves change the storage
+    layer.v.data = torch.randn(4, 6)
+    torch.testing.assert_close(infer(layer, x), fresh(layer, x))
+    layer.double()
+    torch.testing.assert_close(infer(layer, x.double()), fresh(layer, x.double()))
 
 
-def test_cache_follows_writes_through_data_as_sb3_polyak_update_does(linear_form: str) -> None:
+def test_target_networks_follow_sb3_polyak_update_with_the_cache_off(linear_form: str) -> None:
+    """SB3 writes targets through ``.data`` aliases (no version bump): with the cache off, as
+    the wnrl policies leave it on targets, every such write is seen."""
     from stable_baselines3.common.utils import polyak_update
 
     torch.manual_seed(0)
@@ -463,20 +523,60 @@ def test_cache_follows_writes_through_data_as_sb3_polyak_update_does(linear_form
         online.g.mul_(3.0)
     polyak_update(online.parameters(), target.parameters(), tau=0.5)
     torch.testing.assert_close(infer(target, x), fresh(target, x))
-    # an alias kept across a forward pass and written later is seen too
-    alias = target.v.data
-    infer(target, x)
-    alias.mul_(-1.0)
-    torch.testing.assert_close(infer(target, x), fresh(target, x))
-    alias = target.g.data
-    infer(target, x)
-    alias.add_(1.0)
-    torch.testing.assert_close(infer(target, x), fresh(target, x))
-    # assignment to .data and dtype moves
-    target.v.data = torch.randn(4, 6)
-    torch.testing.assert_close(infer(target, x), fresh(target, x))
-    target.double()
-    torch.testing.assert_close(infer(target, x.double()), fresh(target, x.double()))
+
+
+def test_writes_through_data_aliases_need_clear_inference_cache(linear_form: str) -> None:
+    """The documented limit of the cache, and its remedy."""
+    torch.manual_seed(0)
+    net = nn.Sequential(WeightNormLinear(6, 4))
+    layer = net[0]
+    enable_inference_cache(net)
+    x = torch.randn(3, 6)
+    before = infer(net, x)
+    layer.g.data.mul_(2.0)  # no version bump: unseen
+    torch.testing.assert_close(infer(net, x), before)
+    clear_inference_cache(net)
+    torch.testing.assert_close(infer(net, x), fresh(layer, x))
+
+
+def test_scoped_inference_cache_restores_and_drops() -> None:
+    layer = WeightNormLinear(6, 4)
+    with inference_cache(layer):
+        with torch.no_grad():
+            assert layer.weight is layer.weight
+    assert not layer.cache_inference and layer._cache is None
+    enable_inference_cache(layer)
+    with inference_cache(layer):
+        pass
+    assert layer.cache_inference  # the setting before the block
+
+
+def test_cache_holds_one_tensor_per_layer_however_long_it_runs() -> None:
+    torch.manual_seed(0)
+    net = weight_norm(nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 2)))
+    enable_inference_cache(net)
+    optimizer = torch.optim.Adam(net.parameters(), fused=True)
+    track_optimizer_writes(optimizer)
+    x = torch.randn(3, 6)
+
+    def state_size() -> int:
+        sizes = [len(module.__dict__) for module in net.modules()]
+        sizes += [len(p.__dict__) for p in net.parameters()]
+        sizes += [len(optimizer._optimizer_step_post_hooks)]
+        return sum(sizes)
+
+    def run(steps: int) -> None:
+        for _ in range(steps):
+            infer(net, x)
+            optimizer.zero_grad()
+            net(x).sum().backward()
+            optimizer.step()
+
+    run(10)
+    size = state_size()
+    run(100)
+    assert state_size() == size
+    assert all(layer._cache is not None for _, layer in weight_norm_layers(net))
 
 
 def test_functional_call_does_not_use_the_cache(linear_form: str) -> None:
@@ -494,7 +594,7 @@ def test_optimizers_keep_their_foreach_kernels() -> None:
     from torch.optim.optimizer import _default_to_fused_or_foreach
 
     params = list(WeightNormLinear(3, 2).parameters())
-    assert all(isinstance(p, TrackedParameter) for p in params)
+    assert all(type(p) is nn.Parameter for p in params)  # plain parameters, no subclass
     # fused Adam runs on the CPU; it is picked only for types on torch's exact-type list
     assert _default_to_fused_or_foreach(params, differentiable=False, use_fused=True) == (
         True,
@@ -560,11 +660,13 @@ def test_deepcopy_and_pickle(clone) -> None:
     torch.manual_seed(0)
     net = weight_norm(nature_cnn())
     x = torch.rand(2, 4, 84, 84)
+    enable_inference_cache(net)
     expected = infer(net, x)  # fills the caches
     copied = clone(net)
     torch.testing.assert_close(infer(copied, x), expected)
     for _, layer in weight_norm_layers(copied):
-        assert isinstance(layer.v, TrackedParameter) and isinstance(layer.g, TrackedParameter)
+        assert type(layer.v) is nn.Parameter and type(layer.g) is nn.Parameter
+        assert not layer.cache_inference  # a copy (often a target network) starts uncached
     # independent parameters: changing the copy leaves the original alone
     with torch.no_grad():
         copied[9].g.mul_(2.0)
@@ -585,11 +687,47 @@ def test_torch_compile_matches_eager() -> None:
 
 
 def test_layers_module_depends_on_torch_only() -> None:
+    """wnrl.layers imports torch alone: it works where SB3, gymnasium and ale-py are missing."""
     code = (
-        "import sys, wnrl.layers\n"
-        "bad = [m for m in ('stable_baselines3', 'sb3_contrib', 'gymnasium', 'ale_py')"
-        " if m in sys.modules]\n"
-        "print(bad); sys.exit(1 if bad else 0)"
+        "import sys\n"
+        "for name in ('stable_baselines3', 'sb3_contrib', 'gymnasium', 'ale_py'):\n"
+        "    sys.modules[name] = None  # import raises ImportError: as if not installed\n"
+        "import torch, wnrl.layers as L\n"
+        "net = L.weight_norm(torch.nn.Sequential(torch.nn.Linear(3, 2)))\n"
+        "L.data_dependent_init(net, torch.randn(8, 3))\n"
+        "print(net(torch.randn(4, 3)).shape)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "torch.Size([4, 2])" in result.stdout
+    import ast
+
+    tree = ast.parse(open(layers_module.__file__).read())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
+    assert imported <= {"torch", "__future__", "contextlib", "fnmatch", "collections",
+                        "dataclasses", "typing"}, imported
+
+
+def test_importing_wnrl_changes_nothing_in_torch_or_sb3() -> None:
+    """No import-time patches: torch's optimizer hooks and kernel lists, Parameter.data and
+    SB3's own policy names are as they were before ``import wnrl``."""
+    code = (
+        "import torch, torch.optim.optimizer as o, torch.utils._foreach_utils as f\n"
+        "from stable_baselines3 import DQN\n"
+        "before = (dict(o._global_optimizer_post_hooks), dict(o._global_optimizer_pre_hooks),\n"
+        "          list(o._foreach_supported_types), list(f._foreach_supported_types),\n"
+        "          torch.nn.Parameter.data, dict(DQN.policy_aliases))\n"
+        "import wnrl, wnrl.layers, wnrl.policies, wnrl.cli\n"
+        "after = (dict(o._global_optimizer_post_hooks), dict(o._global_optimizer_pre_hooks),\n"
+        "         list(o._foreach_supported_types), list(f._foreach_supported_types),\n"
+        "         torch.nn.Parameter.data, dict(DQN.policy_aliases))\n"
+        "assert before[:5] == after[:5], (before, after)\n"
+        "added = set(after[5]) - set(before[5])\n"
+        "assert all(after[5][k] is v for k, v in before[5].items())  # SB3's names untouched\n"
+        "assert added == {'WNMlpPolicy', 'WNCnnPolicy', 'WNMultiInputPolicy'}, added\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

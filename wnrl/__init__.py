@@ -2,13 +2,17 @@
 
 Salimans & Kingma (2016), "Weight Normalization: A Simple Reparameterization to Accelerate
 Training of Deep Neural Networks", as a PyTorch layer library (:mod:`wnrl.layers`, torch only)
-and as SB3 policies. The SB3-facing names are imported lazily, so ``import wnrl.layers`` pulls
-in torch alone.
+and as SB3 policies. The SB3-facing names are imported lazily; ``import wnrl`` registers the
+policies' string names (``"WNMlpPolicy"``, ``"WNCnnPolicy"``, ``"WNMultiInputPolicy"``) with
+each SB3 algorithm when SB3 is installed (:func:`wnrl.policies.register_policy_names`), so
+``DQN("WNCnnPolicy", env)`` and RL Zoo's ``--gym-packages wnrl`` work. The layer library
+(:mod:`wnrl.layers`) imports torch alone and works where SB3 is not installed.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 __version__ = "0.1.0"
@@ -33,6 +37,7 @@ _LAZY = {
     "DataDependentInit": "wnrl.callbacks",
     "WeightNormLogger": "wnrl.callbacks",
     "AtariReplayBuffer": "wnrl.buffers",
+    "register_policy_names": "wnrl.policies",
     "load": "wnrl.serialization",
     "detect_algorithm": "wnrl.serialization",
 }
@@ -52,3 +57,16 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+def _sb3_installed() -> bool:
+    return all(
+        importlib.util.find_spec(name) is not None
+        for name in ("stable_baselines3", "sb3_contrib")
+    )
+
+
+if _sb3_installed():
+    from wnrl.policies import register_policy_names as _register_policy_names
+
+    _register_policy_names()

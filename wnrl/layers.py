@@ -11,18 +11,18 @@ This module implements the paper's three techniques and depends on torch alone:
   ``nn.Conv2d`` layers to weight-normalized ones and back, preserving the function.
 
 Speed: with autograd on (the train step) the normalized weight is rebuilt on every call,
-as torch's own ``parametrizations.weight_norm`` does. With autograd off (the act path, the
-target network) it is cached, so a batch-1 forward costs what a plain layer costs. The cache
-is keyed on the version counters of ``v`` and ``g`` (bumped by optimizer steps,
-``load_state_dict`` and any in-place op) and on every ``.data`` alias handed out
-(SB3's ``polyak_update`` writes target networks through ``.data``, which bumps no version
-counter): it is never stale.
+as torch's own ``parametrizations.weight_norm`` does. With autograd off, a layer can reuse it
+between calls (:func:`enable_inference_cache`, or the scoped :func:`inference_cache`), so
+acting costs about what a plain layer costs. The cache is opt-in and scoped to the modules
+you name; it is keyed on torch's version counters and storage addresses of ``v`` and ``g``
+(nothing is patched: no parameter subclass, no global hooks). Fused optimizers write without
+bumping version counters: :func:`track_optimizer_writes` adds a step hook to that optimizer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
-import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,13 +31,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
-from torch.optim.optimizer import register_optimizer_step_post_hook
+from torch.utils.hooks import RemovableHandle
 
 __all__ = [
     "WeightNormLinear",
     "WeightNormConv2d",
     "MeanOnlyBatchNorm",
-    "TrackedParameter",
+    "enable_inference_cache",
+    "inference_cache",
+    "clear_inference_cache",
+    "track_optimizer_writes",
     "LayerInitStats",
     "weight_norm",
     "remove_weight_norm",
@@ -55,114 +58,43 @@ DEFAULT_EPS = 1e-12
 #: ``WeightNormLinear.forward``); measured on 2 CPU cores with ``scripts/bench_layers.py``.
 CHEAP_FORM_MIN_WEIGHTS = 1 << 18
 
-_TENSOR_DATA = torch._C.TensorBase.data
+def _rebuild_tracked_parameter(data: Tensor, requires_grad: bool) -> nn.Parameter:
+    """Unpickles modules saved by wnrl 0.1 (whose parameters were a subclass) as plain ones."""
+    return nn.Parameter(data, requires_grad)
 
 
-class TrackedParameter(nn.Parameter):
-    """An ``nn.Parameter`` whose writes are all visible to a cache.
+def _parameter(tensor: Tensor) -> nn.Parameter:
+    return nn.Parameter(tensor.detach().clone(), requires_grad=True)
 
-    In-place writes to a parameter bump its ``_version``, except writes through a ``.data``
-    alias, which carries a version counter of its own. This subclass counts every ``.data``
-    read or assignment (``epoch``) and keeps weak references to the aliases it handed out, so
-    :meth:`signature` changes whenever the values may have changed, however they were written.
-    Everything else behaves as ``nn.Parameter`` (optimizers, ``state_dict``, ``.to``, deepcopy,
-    pickle, ``torch.compile``).
+
+def _mark_stepped_parameters_written(
+    optimizer: torch.optim.Optimizer, args: Any, kwargs: Any
+) -> None:
+    """Step post-hook of one optimizer: bump the version counter of each of its parameters.
+
+    torch's fused kernels (``fused=True``) and optimizers that write through ``.data`` change
+    parameters without bumping their version counters, which the inference cache (and
+    autograd's own in-place checks) rely on; ``torch.autograd.graph.increment_version`` is
+    torch's public way to report such a write.
     """
-
-    @property
-    def data(self) -> Tensor:  # type: ignore[override]
-        alias = _TENSOR_DATA.__get__(self)
-        state = self.__dict__
-        state["_wn_epoch"] = state.get("_wn_epoch", 0) + 1
-        state.setdefault("_wn_aliases", []).append(weakref.ref(alias))
-        return alias
-
-    @data.setter
-    def data(self, value: Tensor) -> None:
-        self.__dict__["_wn_epoch"] = self.__dict__.get("_wn_epoch", 0) + 1
-        _TENSOR_DATA.__set__(self, value)
-
-    def signature(self) -> tuple[int, ...]:
-        """A tuple that changes whenever this parameter's values may have changed.
-
-        ``(version, epoch, *versions of the live .data aliases)``. A dead alias is dropped and
-        the epoch bumped (it may have written before it died), so writes are never missed.
-        """
-        state = self.__dict__
-        aliases = state.get("_wn_aliases")
-        if aliases:
-            alive = [alias for alias in (ref() for ref in aliases) if alias is not None]
-            if len(alive) != len(aliases):
-                state["_wn_epoch"] = state.get("_wn_epoch", 0) + 1
-                state["_wn_aliases"] = [weakref.ref(alias) for alias in alive]
-            if alive:
-                return (self._version, state["_wn_epoch"], *(a._version for a in alive))
-        return (self._version, state.get("_wn_epoch", 0))
-
-    def __reduce_ex__(self, protocol: int) -> tuple[Any, ...]:
-        return (_rebuild_tracked_parameter, (_TENSOR_DATA.__get__(self), self.requires_grad))
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> TrackedParameter:
-        if id(self) in memo:
-            return memo[id(self)]
-        result = type(self)(
-            _TENSOR_DATA.__get__(self).clone(memory_format=torch.preserve_format),
-            self.requires_grad,
-        )
-        memo[id(self)] = result
-        return result
-
-    def __repr__(self) -> str:
-        return "Tracked" + super().__repr__()
+    torch.autograd.graph.increment_version(
+        [param for group in optimizer.param_groups for param in group["params"]]
+    )
 
 
-def _register_foreach_support() -> None:
-    """Let torch's optimizers use their foreach/fused kernels on :class:`TrackedParameter`.
+def track_optimizer_writes(optimizer: torch.optim.Optimizer) -> RemovableHandle | None:
+    """Make every step of ``optimizer`` visible to the inference cache; idempotent.
 
-    torch picks those kernels only when ``type(p)`` is in a list of supported types (an exact
-    type test, so subclasses of ``nn.Parameter`` silently fall back to slow per-tensor loops).
-    ``TrackedParameter`` adds no tensor behaviour, so it is registered there. Should a future
-    torch move the list, optimizers stay correct, only slower.
+    Needed only for optimizers that write without a version bump (torch's fused kernels, code
+    that writes through ``.data``); harmless for the others. Registers a step post-hook on
+    this optimizer instance alone (nothing process-wide). Returns the hook's handle, or None if
+    the optimizer already had it.
     """
-    import torch.optim.optimizer as optimizer_module
-    import torch.utils._foreach_utils as foreach_utils
-
-    for module in (optimizer_module, foreach_utils):
-        supported = getattr(module, "_foreach_supported_types", None)
-        if isinstance(supported, list) and TrackedParameter not in supported:
-            supported.append(TrackedParameter)
-
-
-_register_foreach_support()
-
-
-def _note_fused_step(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-    """Global optimizer step post-hook: bump the epoch of every stepped TrackedParameter.
-
-    torch's fused optimizer kernels (``fused=True``: ``torch._fused_adam_`` ...) write the
-    parameters without bumping their ``_version`` (measured on torch 2.13, CPU), so without this
-    hook a cache keyed on the version would serve weights from before the step. Other
-    optimizers bump versions themselves; they are skipped at the cost of one dict lookup per
-    parameter group.
-    """
-    if not any(group.get("fused") for group in optimizer.param_groups):
-        return
-    for group in optimizer.param_groups:
-        for param in group["params"]:
-            if type(param) is TrackedParameter:
-                state = param.__dict__
-                state["_wn_epoch"] = state.get("_wn_epoch", 0) + 1
-
-
-register_optimizer_step_post_hook(_note_fused_step)
-
-
-def _rebuild_tracked_parameter(data: Tensor, requires_grad: bool) -> TrackedParameter:
-    return TrackedParameter(data, requires_grad)
-
-
-def _tracked(tensor: Tensor) -> TrackedParameter:
-    return TrackedParameter(tensor.detach().clone(), requires_grad=True)
+    if optimizer.__dict__.get("_wnrl_tracks_writes"):
+        return None
+    handle = optimizer.register_step_post_hook(_mark_stepped_parameters_written)
+    optimizer.__dict__["_wnrl_tracks_writes"] = True
+    return handle
 
 
 def _unit_norms(v: Tensor, eps: float) -> Tensor:
@@ -252,50 +184,54 @@ class _WeightNormMixin:
     ``g`` (one scale per output unit), ``bias`` (or None) and ``eps``.
     """
 
-    v: TrackedParameter
-    g: TrackedParameter
+    v: nn.Parameter
+    g: nn.Parameter
     bias: nn.Parameter | None
     eps: float
+    #: Reuse the normalized weight across no-grad calls (see :meth:`_cached`); off by default.
+    cache_inference: bool
 
     def _init_weight_norm(self, weight: Tensor, bias: Tensor | None, eps: float) -> None:
         self.eps = float(eps)
-        self.v = _tracked(weight)
-        self.g = _tracked(_unit_norms(weight.detach(), eps))
-        self.bias = _tracked(bias) if bias is not None else None
-        self._inference_cache: dict[str, tuple[Tensor, Tensor, tuple[Any, ...], Tensor]] = {}
+        self.v = _parameter(weight)
+        self.g = _parameter(_unit_norms(weight.detach(), eps))
+        self.bias = _parameter(bias) if bias is not None else None
+        self.cache_inference = False
+        self._cache: tuple[Tensor, Tensor, tuple[int, ...], Tensor] | None = None
 
-    def _cached(self, name: str, compute: Callable[[Tensor, Tensor, float], Tensor]) -> Tensor:
-        """``compute(v, g, eps)`` with autograd off, reused until ``v`` or ``g`` may change.
+    def _cached(self, compute: Callable[[Tensor, Tensor, float], Tensor]) -> Tensor:
+        """``compute(v, g, eps)`` without autograd, reused while ``v`` and ``g`` are unchanged.
 
-        Keyed on the identity and :meth:`TrackedParameter.signature` of ``v`` and ``g``, so
-        optimizer steps, ``load_state_dict``, in-place ops and writes through ``.data`` (SB3's
-        ``polyak_update``) all invalidate it. Swapped-in plain tensors (``functional_call``)
-        and ``torch.compile`` tracing bypass it. This runs on every act call: keep it lean.
+        Only with :attr:`cache_inference` on (:func:`enable_inference_cache`). The cached value
+        is keyed on the identity, version counter and storage address of ``v`` and ``g``, so
+        every write that torch records is seen: optimizer steps (fused kernels through
+        :func:`track_optimizer_writes`), ``load_state_dict``, in-place ops under
+        ``torch.no_grad()``, ``.data =`` assignment and device or dtype moves. Not seen: in-place
+        writes through a ``.data`` alias (SB3's ``polyak_update`` on target networks, which is
+        why targets keep the cache off), ``.numpy()`` or DLPack views; call
+        :meth:`clear_cache` after those. One slot per layer: nothing accumulates.
         """
-        params = self._parameters
-        v, g = params["v"], params["g"]
-        if type(v) is not TrackedParameter or type(g) is not TrackedParameter:
+        v, g = self._parameters["v"], self._parameters["g"]
+        if not self.cache_inference or torch.compiler.is_compiling():
             return compute(v, g, self.eps)
-        if torch.compiler.is_compiling():
-            return compute(v, g, self.eps)
-        key = (v.signature(), g.signature())
-        entry = self._inference_cache.get(name)
-        if entry is not None and entry[2] == key and entry[0] is v and entry[1] is g:
+        key = (v._version, g._version, v.data_ptr(), g.data_ptr())
+        entry = self._cache
+        if entry is not None and entry[0] is v and entry[1] is g and entry[2] == key:
             return entry[3]
         value = compute(v, g, self.eps)
-        self._inference_cache[name] = (v, g, key, value)
+        self._cache = (v, g, key, value)
         return value
 
     @property
     def weight(self) -> Tensor:
         """The effective weight ``g v / ||v||`` (paper eq. 2); read-only.
 
-        Differentiable with autograd on; with autograd off, a cached tensor that is rebuilt
-        whenever ``v`` or ``g`` may have changed (see :class:`TrackedParameter`).
+        Differentiable with autograd on; with autograd off and :attr:`cache_inference` on, a
+        cached tensor rebuilt whenever ``v`` or ``g`` change (see :meth:`_cached`).
         """
         if torch.is_grad_enabled():
             return _differentiable_weight(self.v, self.g, self.eps)
-        return self._cached("weight", _normalized_weight)
+        return self._cached(_normalized_weight)
 
     def direction_norm(self) -> Tensor:
         """``||v||`` per output unit (paper sec. 2.1: it grows during training)."""
@@ -303,13 +239,22 @@ class _WeightNormMixin:
             return _unit_norms(self.v, self.eps)
 
     def clear_cache(self) -> None:
-        """Drop the cached inference tensors (they are rebuilt on the next no-grad call)."""
-        self._inference_cache = {}
+        """Drop the cached inference tensor (it is rebuilt on the next no-grad call)."""
+        self._cache = None
 
     def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles start with the cache off: a copy is most often a target network,
+        which SB3 writes through ``.data`` (unseen by the cache)."""
         state = dict(super().__getstate__())  # type: ignore[misc]
-        state["_inference_cache"] = {}
+        state["_cache"] = None
+        state["cache_inference"] = False
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.pop("_inference_cache", None)  # modules pickled by wnrl 0.1
+        state.setdefault("_cache", None)
+        state.setdefault("cache_inference", False)
+        super().__setstate__(state)  # type: ignore[misc]
 
     def _load_from_state_dict(
         self,
@@ -343,7 +288,7 @@ class _WeightNormMixin:
             weight = state_dict.pop(plain)
             state_dict[prefix + "v"] = weight
             state_dict[prefix + "g"] = _unit_norms(weight.detach().to(self.v.dtype), self.eps)
-        self._inference_cache = {}
+        self._cache = None
         super()._load_from_state_dict(  # type: ignore[misc]
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
         )
@@ -420,7 +365,7 @@ class WeightNormLinear(_WeightNormMixin, nn.Module):
             with torch.no_grad():
                 norms = _unit_norms(self.v, self.eps)
             return _WeightNormLinearFunction.apply(x, self.v, self.g, self.bias, norms)
-        scale = self._cached("scale", _unit_scale)
+        scale = self._cached(_unit_scale)
         out = F.linear(x, self.v)
         return torch.addcmul(self.bias, out, scale) if self.bias is not None else out * scale
 
@@ -686,6 +631,50 @@ def weight_norm_layers(module: nn.Module) -> Iterator[tuple[str, nn.Module]]:
     for name, child in module.named_modules():
         if isinstance(child, _WN_TYPES):
             yield name, child
+
+
+def enable_inference_cache(module: nn.Module, enabled: bool = True) -> int:
+    """Turn the no-grad weight cache of every WN layer in ``module`` on (or off); returns how
+    many layers there are.
+
+    With the cache on, a no-grad forward reuses each layer's normalized weight (or, for large
+    Linear layers, its per-unit scale ``g/||v||``) until ``v`` or ``g`` change, so acting costs
+    about what a plain network costs. Turn it on only for networks whose parameters are written
+    the ways torch records (optimizer steps, ``load_state_dict``, in-place ops): not for target
+    networks updated through ``.data`` (SB3's ``polyak_update``). For fused optimizers, also
+    call :func:`track_optimizer_writes`. The wnrl SB3 policies do both for their acting
+    networks.
+    """
+    layers = [layer for _, layer in weight_norm_layers(module)]
+    for layer in layers:
+        layer.cache_inference = bool(enabled)
+        layer.clear_cache()
+    return len(layers)
+
+
+def clear_inference_cache(module: nn.Module) -> None:
+    """Drop the cached weights of every WN layer in ``module``: call it after writing
+    parameters in a way the cache cannot see (through ``.data`` aliases, ``.numpy()``,
+    DLPack)."""
+    for _, layer in weight_norm_layers(module):
+        layer.clear_cache()
+
+
+@contextlib.contextmanager
+def inference_cache(module: nn.Module) -> Iterator[nn.Module]:
+    """Scoped cache, in the spirit of ``torch.nn.utils.parametrize.cached()``: inside the
+    ``with`` block no-grad forwards of ``module`` reuse its normalized weights; on exit each
+    layer's setting is restored and the cached tensors are dropped."""
+    layers = [layer for _, layer in weight_norm_layers(module)]
+    previous = [layer.cache_inference for layer in layers]
+    for layer in layers:
+        layer.cache_inference = True
+    try:
+        yield module
+    finally:
+        for layer, setting in zip(layers, previous, strict=True):
+            layer.cache_inference = setting
+            layer.clear_cache()
 
 
 def is_weight_normalized(layer: nn.Module) -> bool:

@@ -20,9 +20,8 @@ initialization done on the plain layers (e.g. SB3's orthogonal init) carries ove
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 
-import torch
 from torch import nn
 
 from wnrl.layers import MeanOnlyBatchNorm, weight_norm
@@ -62,6 +61,12 @@ def _hidden_norm(norm: str, layer: nn.Module) -> nn.Module | None:
     return None
 
 
+class NormalizedLayer(nn.Sequential):
+    """``Sequential(layer, normalization)``: a hidden layer followed by the LayerNorm /
+    BatchNorm that ``apply_norm`` inserted (state-dict keys ``0.*`` and ``1.*``, as a plain
+    ``nn.Sequential``). Its own class marks it as converted, so converting again skips it."""
+
+
 def _convert_layer(layer: nn.Module, norm: str, is_head: bool) -> nn.Module:
     if uses_weight_norm(norm):
         if norm == "wn+mobn" and not is_head:
@@ -71,63 +76,34 @@ def _convert_layer(layer: nn.Module, norm: str, is_head: bool) -> nn.Module:
     after = None if is_head else _hidden_norm(norm, layer)
     if after is None:
         return layer
-    pair = nn.Sequential(layer, after)
+    pair = NormalizedLayer(layer, after)
     pair.train(layer.training)
     return pair
 
 
-def apply_norm(
-    module: nn.Module,
-    norm: str,
-    heads: Collection[nn.Module] = (),
-) -> dict[nn.Parameter, list[nn.Parameter]]:
-    """Rewrite ``module``'s Linear/Conv2d layers for ``norm``, in place.
+def apply_norm(module: nn.Module, norm: str, heads: Collection[nn.Module] = ()) -> int:
+    """Rewrite ``module``'s plain Linear/Conv2d layers for ``norm``, in place; returns how many
+    were rewritten.
 
     ``heads``: the output layers (no normalization layer is inserted after them; under weight
     norm they are weight-normalized like every other layer). Modules shared between several
-    parents are converted once and stay shared.
-
-    Returns the map from each old parameter to the parameters that replace it (the new layer's,
-    plus those of an inserted normalization layer, all under the old weight; the old bias maps
-    to nothing), so optimizers built on the old parameters can be rebuilt.
+    parents are converted once and stay shared; layers converted before are left alone. Build
+    optimizers after this call: the converted layers have new parameters.
     """
     check_norm(norm)
+    if norm == "none":
+        return 0
     head_ids = {id(head) for head in heads}
     replaced: dict[int, nn.Module] = {}
-    renames: dict[nn.Parameter, list[nn.Parameter]] = {}
 
-    def visit(parent: nn.Module, convert: Callable[[nn.Module], nn.Module]) -> None:
+    def visit(parent: nn.Module) -> None:
         for name, child in list(parent.named_children()):
             if type(child) in (nn.Linear, nn.Conv2d):
                 if id(child) not in replaced:
-                    new = convert(child)
-                    replaced[id(child)] = new
-                    if new is not child:
-                        renames[child.weight] = list(new.parameters())
-                        if child.bias is not None:
-                            renames[child.bias] = []
+                    replaced[id(child)] = _convert_layer(child, norm, id(child) in head_ids)
                 setattr(parent, name, replaced[id(child)])
-            else:
-                visit(child, convert)
+            elif not isinstance(child, NormalizedLayer):
+                visit(child)
 
-    visit(module, lambda layer: _convert_layer(layer, norm, id(layer) in head_ids))
-    return renames
-
-
-def rebind_optimizer(
-    optimizer: torch.optim.Optimizer,
-    renames: dict[nn.Parameter, list[nn.Parameter]],
-) -> torch.optim.Optimizer:
-    """A fresh optimizer of the same class and settings over the renamed parameters.
-
-    Parameter groups keep their own settings and membership (a parameter left out of an
-    optimizer, e.g. SAC's shared features extractor in the critic's, stays out). Only for an
-    optimizer that has not stepped yet (its state is not carried over).
-    """
-    groups = []
-    for group in optimizer.param_groups:
-        params: list[nn.Parameter] = []
-        for param in group["params"]:
-            params.extend(renames.get(param, [param]))
-        groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": params})
-    return type(optimizer)(groups, **optimizer.defaults)
+    visit(module)
+    return len(replaced)

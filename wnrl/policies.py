@@ -20,7 +20,20 @@ its own policies build them (same ``net_arch``, ``activation_fn``, features extr
 ``ortho_init``...), then every Linear/Conv2d is rewritten by :func:`wnrl.norms.apply_norm`, which
 preserves the function; so ``"none"`` is SB3's own network and every norm differs from it in the
 normalization alone. The features extractor follows the observation space when not given:
-NatureCNN for images, CombinedExtractor for dicts, flattening (then the MLP) otherwise.
+NatureCNN for images (as SB3's ``NatureCNN`` accepts them: uint8 frames, or any 3-D Box with
+``normalize_images=False``), CombinedExtractor for dicts, flattening (then the MLP) otherwise.
+Each family also has SB3's three variants, which fix the extractor as SB3's do: e.g.
+``WNDQNMlpPolicy``, ``WNDQNCnnPolicy``, ``WNDQNMultiInputPolicy``, registered by
+:func:`register_policy_names` under the string names ``"WNMlpPolicy"``, ``"WNCnnPolicy"`` and
+``"WNMultiInputPolicy"`` of each algorithm (``DQN("WNCnnPolicy", env)`` after ``import wnrl``).
+
+Every network a policy builds through SB3's ``make_*`` hooks (``QNetwork``, ``QuantileNetwork``,
+SAC/TD3 ``Actor``, ``ContinuousCritic``) is a wnrl class that normalizes itself at construction
+and records ``norm`` in its constructor parameters, so SB3's ``BaseModel.save`` / ``load`` of any
+single network (``model.q_net.save(path)``) rebuilds it as it was. The optimizers are built by
+SB3 on the final layers (for PPO/A2C, SB3's optimizer call is repeated after the rewrite), so
+every optimizer class works. The acting networks (not the targets) reuse their normalized
+weights between optimizer steps (:func:`wnrl.layers.enable_inference_cache`).
 
 SB3's orthogonal init (``ortho_init=True``, PPO/A2C) runs on the plain layers before the
 rewrite, so a weight-normalized layer starts with exactly SB3's weight: ``v`` = the orthogonal
@@ -34,13 +47,16 @@ from __future__ import annotations
 
 import warnings
 from abc import abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from gymnasium import spaces
+from sb3_contrib import QRDQN
 from sb3_contrib.qrdqn.policies import QRDQNPolicy, QuantileNetwork
+from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy, ContinuousCritic
 from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.torch_layers import (
@@ -56,9 +72,16 @@ from stable_baselines3.td3.policies import Actor as TD3Actor
 from stable_baselines3.td3.policies import TD3Policy
 from torch import nn
 
+from wnrl.errors import ConfigError
 from wnrl.fastpath import fast_optimizer_kwargs, use_channels_last
-from wnrl.layers import LayerInitStats, WeightNormLinear, data_dependent_init
-from wnrl.norms import NORMS, apply_norm, check_norm, rebind_optimizer
+from wnrl.layers import (
+    LayerInitStats,
+    WeightNormLinear,
+    data_dependent_init,
+    enable_inference_cache,
+    track_optimizer_writes,
+)
+from wnrl.norms import NORMS, apply_norm, check_norm
 from wnrl.preprocessing import FastImageInput, fast_image_input
 
 __all__ = [
@@ -68,6 +91,9 @@ __all__ = [
     "WNSACPolicy",
     "WNTD3Policy",
     "WN_POLICIES",
+    "POLICY_NAMES",
+    "POLICY_VARIANTS",
+    "register_policy_names",
     "DEFAULT_HEAD_SCALES",
     "default_features_extractor",
     "NORMS",
@@ -79,17 +105,17 @@ DEFAULT_HEAD_SCALES: dict[str, float] = {"policy": 0.01, "value": 1.0, "q": 1.0}
 _LINEAR_TYPES = (nn.Linear, WeightNormLinear)
 
 
-def default_features_extractor(observation_space: spaces.Space) -> type[BaseFeaturesExtractor]:
-    """NatureCNN for image observations, CombinedExtractor for dicts, else FlattenExtractor."""
+def default_features_extractor(
+    observation_space: spaces.Space, normalize_images: bool = True
+) -> type[BaseFeaturesExtractor]:
+    """CombinedExtractor for dicts; NatureCNN for the 3-D Box spaces SB3's NatureCNN accepts
+    (uint8 images in [0, 255], or any 3-D Box when ``normalize_images=False``, i.e. frames
+    already scaled, as after ``VecNormalize``); else FlattenExtractor."""
     if isinstance(observation_space, spaces.Dict):
         return CombinedExtractor
-    if is_image_space(observation_space, check_channels=False):
+    if is_image_space(observation_space, check_channels=False, normalized_image=not normalize_images):
         return NatureCNN
     return FlattenExtractor
-
-
-def _is_nature_cnn(module: Any) -> bool:
-    return type(module) is NatureCNN
 
 
 def _last_linear(module: nn.Module) -> nn.Module:
@@ -98,6 +124,104 @@ def _last_linear(module: nn.Module) -> nn.Module:
     if not found:
         raise ValueError(f"no linear output layer in {type(module).__name__}")
     return found[-1]
+
+
+def _check_settings(norm: str, channels_last: Any) -> None:
+    try:
+        check_norm(norm)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    if not isinstance(channels_last, bool):
+        raise ConfigError(f"channels_last must be true or false, got {channels_last!r}")
+
+
+class _TracksOptimizerWrites:
+    """Every optimizer assigned to ``self.optimizer`` (by SB3's ``_build``, or by the user) gets
+    :func:`wnrl.layers.track_optimizer_writes`: fused kernels then bump version counters, and
+    the inference cache of the acting networks sees every step."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name == "optimizer" and isinstance(value, torch.optim.Optimizer):
+            track_optimizer_writes(value)
+
+
+def _channels_last_around_nature_cnn(model: nn.Module, extractors: list[Any]) -> bool:
+    """Channels-last conv inputs for SB3's own ``NatureCNN`` extractors (which flatten with
+    ``nn.Flatten``; a custom extractor may ``.view`` its conv outputs, which needs NCHW).
+    Returns whether every extractor of ``model`` takes channels-last image inputs."""
+    present = [extractor for extractor in extractors if extractor is not None]
+    for extractor in present:
+        if type(extractor) is NatureCNN:
+            use_channels_last(extractor)
+    return bool(present) and all(type(extractor) is NatureCNN for extractor in present)
+
+
+class _NormalizedNetwork(_TracksOptimizerWrites, FastImageInput):
+    """What every network a wnrl policy builds adds to its SB3 class (``QNetwork``, ``Actor``,
+    ``ContinuousCritic``...): the ``norm`` rewrite at construction, recorded in the constructor
+    parameters, one-pass image input and channels-last NatureCNN convolutions."""
+
+    norm: str
+    channels_last: bool
+
+    def __init__(self, *args: Any, norm: str = "none", channels_last: bool = False, **kwargs: Any):
+        _check_settings(norm, channels_last)
+        super().__init__(*args, **kwargs)
+        self.norm = norm
+        self.channels_last = channels_last
+        apply_norm(self, norm, heads=list(self.output_heads()))  # type: ignore[arg-type]
+        extractor = getattr(self, "features_extractor", None)
+        self.image_channels_last = channels_last and _channels_last_around_nature_cnn(
+            self, [extractor]  # type: ignore[arg-type]
+        )
+
+    @abstractmethod
+    def output_heads(self) -> dict[nn.Module, str]:
+        """This network's output layers and their roles (policy, value or q)."""
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()  # type: ignore[misc]
+        data.update(norm=self.norm, channels_last=self.channels_last)
+        return data
+
+
+class WNQNetwork(_NormalizedNetwork, QNetwork):
+    """SB3's ``QNetwork`` (DQN), normalized at construction."""
+
+    def output_heads(self) -> dict[nn.Module, str]:
+        return {_last_linear(self.q_net): "q"}
+
+
+class WNQuantileNetwork(_NormalizedNetwork, QuantileNetwork):
+    """sb3-contrib's ``QuantileNetwork`` (QR-DQN), normalized at construction."""
+
+    def output_heads(self) -> dict[nn.Module, str]:
+        return {_last_linear(self.quantile_net): "q"}
+
+
+class WNSACActor(_NormalizedNetwork, SACActor):
+    """SB3's SAC ``Actor``, normalized at construction (mean and log-std heads: policy)."""
+
+    def output_heads(self) -> dict[nn.Module, str]:
+        heads = {_last_linear(self.mu): "policy"}
+        if isinstance(self.log_std, nn.Module):
+            heads[_last_linear(self.log_std)] = "policy"
+        return heads
+
+
+class WNTD3Actor(_NormalizedNetwork, TD3Actor):
+    """SB3's TD3 ``Actor``, normalized at construction (action head: policy)."""
+
+    def output_heads(self) -> dict[nn.Module, str]:
+        return {_last_linear(self.mu): "policy"}
+
+
+class WNContinuousCritic(_NormalizedNetwork, ContinuousCritic):
+    """SB3's ``ContinuousCritic`` (SAC, TD3), normalized at construction (Q heads: q)."""
+
+    def output_heads(self) -> dict[nn.Module, str]:
+        return {_last_linear(q): "q" for q in self.q_networks}
 
 
 @dataclass
@@ -111,11 +235,15 @@ class DDIPass:
     targets: tuple[nn.Module, ...] = ()
 
 
-class _NormalizedPolicy:
-    """What every wnrl policy adds to its SB3 base class: the ``norm`` rewrite and DDI."""
+class _NormalizedPolicy(_TracksOptimizerWrites):
+    """What every wnrl policy adds to its SB3 base class: ``norm``, SB3's extractor variants,
+    the acting networks' inference cache, fast optimizer kernels and DDI."""
 
     norm: str
     channels_last: bool
+    #: The features extractor of this variant (SB3's MlpPolicy / CnnPolicy / MultiInputPolicy);
+    #: None: chosen from the observation space (:func:`default_features_extractor`).
+    default_extractor: ClassVar[type[BaseFeaturesExtractor] | None] = None
 
     def __init__(
         self,
@@ -126,7 +254,7 @@ class _NormalizedPolicy:
         channels_last: bool = True,
         **kwargs: Any,
     ) -> None:
-        """SB3's policy built as usual (every SB3 argument works), then rewritten for ``norm``.
+        """SB3's policy built as usual (every SB3 argument works), with ``norm`` layers.
 
         ``channels_last`` feeds the convolutions of SB3's NatureCNN NHWC inputs on the CPU (same
         function, faster kernels: :func:`wnrl.fastpath.use_channels_last`; custom extractors
@@ -135,10 +263,16 @@ class _NormalizedPolicy:
         ``optimizer_kwargs`` choose an implementation, the optimizer runs its fused (else
         foreach) kernels (:func:`wnrl.fastpath.fast_optimizer_kwargs`).
         """
-        check_norm(norm)
-        if not isinstance(channels_last, bool):
-            raise ValueError(f"channels_last must be true or false, got {channels_last!r}")
-        kwargs.setdefault("features_extractor_class", default_features_extractor(observation_space))
+        _check_settings(norm, channels_last)
+        # set before SB3's constructor: its _build calls the make_* hooks, which read them
+        self.norm = norm
+        self.channels_last = channels_last
+        if "features_extractor_class" not in kwargs:
+            kwargs["features_extractor_class"] = self.default_extractor or (
+                default_features_extractor(
+                    observation_space, kwargs.get("normalize_images", True)
+                )
+            )
         chosen_optimizer_kwargs = kwargs.get("optimizer_kwargs")
         kwargs["optimizer_kwargs"] = fast_optimizer_kwargs(
             kwargs.get("optimizer_class", torch.optim.Adam), chosen_optimizer_kwargs
@@ -146,49 +280,24 @@ class _NormalizedPolicy:
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)  # type: ignore[call-arg]
         # saved models record the caller's choice: the default is re-derived where they load
         self._chosen_optimizer_kwargs = dict(chosen_optimizer_kwargs or {})
-        self._apply_norm(norm)
-        self.channels_last = channels_last
-        self._use_channels_last()
+        for network in self.acting_networks():
+            enable_inference_cache(network)
+
+    def _network_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {**kwargs, "norm": self.norm, "channels_last": self.channels_last}
 
     def _make_network(
         self, cls: type[nn.Module], kwargs: dict[str, Any], features_extractor: Any = None
     ) -> nn.Module:
         """SB3's ``make_*`` body (own features extractor unless one is given) with a wnrl
-        network class."""
+        network class, which normalizes itself."""
         update = self._update_features_extractor  # type: ignore[attr-defined]
-        return cls(**update(kwargs, features_extractor)).to(self.device)  # type: ignore[attr-defined]
+        network = cls(**update(self._network_kwargs(kwargs), features_extractor))
+        return network.to(self.device)  # type: ignore[attr-defined]
 
-    def _use_channels_last(self) -> None:
-        """Channels-last layout only around SB3's own ``NatureCNN`` (which flattens with
-        ``nn.Flatten``): a custom extractor may ``.view`` its input or its conv outputs, which
-        needs NCHW."""
-        for module in self.modules():  # type: ignore[attr-defined]
-            if self.channels_last and type(module) is NatureCNN:
-                use_channels_last(module)
-            if isinstance(module, FastImageInput):
-                module.image_channels_last = self.channels_last and _is_nature_cnn(
-                    module.features_extractor
-                )
-        extractors = [
-            getattr(self, name, None)
-            for name in ("features_extractor", "pi_features_extractor", "vf_features_extractor")
-        ]
-        present = [e for e in extractors if e is not None]
-        self.image_channels_last = (
-            self.channels_last and bool(present) and all(map(_is_nature_cnn, present))
-        )
-
-    def _apply_norm(self, norm: str) -> None:
-        """Rewrite every network's layers for ``norm`` and rebuild the optimizers on them."""
-        self.norm = norm
-        renames = apply_norm(self, norm, heads=list(self.output_heads()))  # type: ignore[arg-type]
-        if not renames:
-            return
-        for owner in self._optimizer_owners():
-            owner.optimizer = rebind_optimizer(owner.optimizer, renames)
-
-    def _optimizer_owners(self) -> Iterable[nn.Module]:
-        return (self,)  # type: ignore[return-value]
+    @abstractmethod
+    def acting_networks(self) -> list[nn.Module]:
+        """The networks that choose actions (their weights are cached between updates)."""
 
     @abstractmethod
     def output_heads(self) -> dict[nn.Module, str]:
@@ -260,24 +369,11 @@ def _call_with_actions(network: nn.Module, batch: Any) -> Any:
     return network(*batch)
 
 
-class WNQNetwork(FastImageInput, QNetwork):
-    """SB3's ``QNetwork`` with one-pass image preprocessing (:mod:`wnrl.preprocessing`)."""
-
-
-class WNQuantileNetwork(FastImageInput, QuantileNetwork):
-    """sb3-contrib's ``QuantileNetwork`` with one-pass image preprocessing."""
-
-
-class WNSACActor(FastImageInput, SACActor):
-    """SB3's SAC ``Actor`` with one-pass image preprocessing."""
-
-
-class WNTD3Actor(FastImageInput, TD3Actor):
-    """SB3's TD3 ``Actor`` with one-pass image preprocessing."""
-
-
-class WNContinuousCritic(FastImageInput, ContinuousCritic):
-    """SB3's ``ContinuousCritic`` (SAC, TD3) with one-pass image preprocessing."""
+def _heads_of(*networks: Any) -> dict[nn.Module, str]:
+    heads: dict[nn.Module, str] = {}
+    for network in networks:
+        heads.update(network.output_heads())
+    return heads
 
 
 class WNDQNPolicy(_NormalizedPolicy, DQNPolicy):
@@ -291,8 +387,11 @@ class WNDQNPolicy(_NormalizedPolicy, DQNPolicy):
     def make_q_net(self) -> QNetwork:
         return self._make_network(WNQNetwork, self.net_args)  # type: ignore[return-value]
 
+    def acting_networks(self) -> list[nn.Module]:
+        return [self.q_net]
+
     def output_heads(self) -> dict[nn.Module, str]:
-        return {_last_linear(net.q_net): "q" for net in (self.q_net, self.q_net_target)}
+        return _heads_of(self.q_net, self.q_net_target)
 
     def ddi_passes(self) -> list[DDIPass]:
         return [DDIPass("q_net", self.q_net, _call, False, (self.q_net_target,))]
@@ -306,9 +405,11 @@ class WNQRDQNPolicy(_NormalizedPolicy, QRDQNPolicy):
     def make_quantile_net(self) -> QuantileNetwork:
         return self._make_network(WNQuantileNetwork, self.net_args)  # type: ignore[return-value]
 
+    def acting_networks(self) -> list[nn.Module]:
+        return [self.quantile_net]
+
     def output_heads(self) -> dict[nn.Module, str]:
-        nets = (self.quantile_net, self.quantile_net_target)
-        return {_last_linear(net.quantile_net): "q" for net in nets}
+        return _heads_of(self.quantile_net, self.quantile_net_target)
 
     def ddi_passes(self) -> list[DDIPass]:
         return [
@@ -324,6 +425,22 @@ class WNActorCriticPolicy(_NormalizedPolicy, ActorCriticPolicy):
     """
 
     _wnrl_family = "actor_critic"
+
+    def _build(self, lr_schedule: Callable[[float], float]) -> None:
+        """SB3's ``_build`` (networks, orthogonal init, optimizer), then the ``norm`` rewrite;
+        the optimizer is then built again exactly as SB3 builds it, on the new parameters."""
+        super()._build(lr_schedule)  # type: ignore[misc]
+        if apply_norm(self, self.norm, heads=list(self.output_heads())):
+            self.optimizer = self.optimizer_class(  # type: ignore[call-arg]
+                self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
+            )
+        extractors = [
+            getattr(self, name, None)
+            for name in ("features_extractor", "pi_features_extractor", "vf_features_extractor")
+        ]
+        self.image_channels_last = self.channels_last and _channels_last_around_nature_cnn(
+            self, extractors
+        )
 
     def extract_features(  # type: ignore[override]
         self, obs: Any, features_extractor: BaseFeaturesExtractor | None = None
@@ -349,6 +466,9 @@ class WNActorCriticPolicy(_NormalizedPolicy, ActorCriticPolicy):
             fast_image_input(self, obs)
         )
 
+    def acting_networks(self) -> list[nn.Module]:
+        return [self]
+
     def output_heads(self) -> dict[nn.Module, str]:
         return {self.action_net: "policy", self.value_net: "value"}
 
@@ -373,8 +493,8 @@ class _OffPolicyActorCritic(_NormalizedPolicy):
     def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> nn.Module:
         return self._make_network(WNContinuousCritic, self.critic_kwargs, features_extractor)
 
-    def _optimizer_owners(self) -> Iterable[nn.Module]:
-        return (self.actor, self.critic)  # type: ignore[attr-defined]
+    def acting_networks(self) -> list[nn.Module]:
+        return [self.actor]  # type: ignore[attr-defined]
 
 
 class WNSACPolicy(_OffPolicyActorCritic, SACPolicy):
@@ -385,12 +505,7 @@ class WNSACPolicy(_OffPolicyActorCritic, SACPolicy):
     _actor_class = WNSACActor
 
     def output_heads(self) -> dict[nn.Module, str]:
-        heads = {_last_linear(self.actor.mu): "policy"}
-        if isinstance(self.actor.log_std, nn.Module):
-            heads[self.actor.log_std] = "policy"
-        for critic in (self.critic, self.critic_target):
-            heads.update({_last_linear(q): "q" for q in critic.q_networks})
-        return heads
+        return _heads_of(self.actor, self.critic, self.critic_target)
 
     def ddi_passes(self) -> list[DDIPass]:
         return [
@@ -407,10 +522,7 @@ class WNTD3Policy(_OffPolicyActorCritic, TD3Policy):
     _actor_class = WNTD3Actor
 
     def output_heads(self) -> dict[nn.Module, str]:
-        heads = {_last_linear(actor.mu): "policy" for actor in (self.actor, self.actor_target)}
-        for critic in (self.critic, self.critic_target):
-            heads.update({_last_linear(q): "q" for q in critic.q_networks})
-        return heads
+        return _heads_of(self.actor, self.actor_target, self.critic, self.critic_target)
 
     def ddi_passes(self) -> list[DDIPass]:
         return [
@@ -428,3 +540,69 @@ WN_POLICIES: dict[str, type[BasePolicy]] = {
     "sac": WNSACPolicy,
     "td3": WNTD3Policy,
 }
+
+#: SB3's policy variants: string-name suffix -> the features extractor it fixes
+_VARIANT_EXTRACTORS: dict[str, type[BaseFeaturesExtractor]] = {
+    "Mlp": FlattenExtractor,
+    "Cnn": NatureCNN,
+    "MultiInput": CombinedExtractor,
+}
+
+
+def _variant(base: type[_NormalizedPolicy], variant: str) -> type[_NormalizedPolicy]:
+    """``WN<Family><Variant>Policy``: ``base`` with SB3's extractor of that variant."""
+    family = base.__name__[len("WN") : -len("Policy")]
+    name = f"WN{family}{variant}Policy"
+    doc = (
+        f"{base.__name__} with SB3's {variant}Policy features extractor "
+        f"({_VARIANT_EXTRACTORS[variant].__name__}); string name ``\"WN{variant}Policy\"``."
+    )
+    cls = type(
+        name,
+        (base,),
+        {"default_extractor": _VARIANT_EXTRACTORS[variant], "__doc__": doc, "__module__": __name__},
+    )
+    cls.__qualname__ = name
+    return cls
+
+
+#: family base class -> {variant: class}; each class is also a module attribute (pickled models
+#: refer to it by name)
+POLICY_VARIANTS: dict[type[_NormalizedPolicy], dict[str, type[_NormalizedPolicy]]] = {}
+for _base in (WNDQNPolicy, WNQRDQNPolicy, WNActorCriticPolicy, WNSACPolicy, WNTD3Policy):
+    POLICY_VARIANTS[_base] = {}
+    for _suffix in _VARIANT_EXTRACTORS:
+        _cls = _variant(_base, _suffix)
+        POLICY_VARIANTS[_base][_suffix] = _cls
+        globals()[_cls.__name__] = _cls
+        __all__.append(_cls.__name__)
+
+_ALGORITHM_FAMILIES: dict[type[BaseAlgorithm], type[_NormalizedPolicy]] = {
+    DQN: WNDQNPolicy,
+    QRDQN: WNQRDQNPolicy,
+    PPO: WNActorCriticPolicy,
+    A2C: WNActorCriticPolicy,
+    SAC: WNSACPolicy,
+    TD3: WNTD3Policy,
+}
+
+#: algorithm class -> {string name: policy class}, as :func:`register_policy_names` adds them
+POLICY_NAMES: dict[type[BaseAlgorithm], dict[str, type[_NormalizedPolicy]]] = {
+    algorithm: {f"WN{suffix}Policy": cls for suffix, cls in POLICY_VARIANTS[family].items()}
+    for algorithm, family in _ALGORITHM_FAMILIES.items()
+}
+
+
+def register_policy_names() -> None:
+    """Add ``"WNMlpPolicy"``, ``"WNCnnPolicy"`` and ``"WNMultiInputPolicy"`` to the
+    ``policy_aliases`` table of DQN, QR-DQN, PPO, A2C, SAC and TD3 (SB3's public table of
+    string policy names, read when a policy is given by name, as in RL Zoo's hyperparameter
+    files). Only names: SB3's own entries and behaviour are untouched, and a name some other
+    package already registered for another class is left to it. ``import wnrl`` calls this.
+    """
+    for algorithm, names in POLICY_NAMES.items():
+        aliases = algorithm.policy_aliases
+        for name, cls in names.items():
+            current = aliases.get(name)
+            if current is None or getattr(current, "__module__", None) == __name__:
+                aliases[name] = cls

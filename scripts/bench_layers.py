@@ -1,6 +1,7 @@
 """Benchmark: the cost of weight normalization on the act path and the train step.
 
-Builds each network three ways: plain, with wnrl's WN layers (``wnrl.layers.weight_norm``) and
+Builds each network three ways: plain, with wnrl's WN layers (``wnrl.layers.weight_norm``, with
+the inference cache on, as the wnrl policies set it on their acting networks) and
 with torch's ``torch.nn.utils.parametrizations.weight_norm``, and times two workloads, side by
 side in one run (rounds alternate plain / wnrl / torch, so drifts in machine speed hit all
 three alike):
@@ -26,7 +27,7 @@ from torch import nn
 from torch.nn.utils import parametrizations
 
 from wnrl.demo import nature_q_network as nature_cnn
-from wnrl.layers import weight_norm
+from wnrl.layers import enable_inference_cache, weight_norm
 
 
 def mlp(width: int, n_in: int = 8, n_out: int = 4) -> nn.Module:
@@ -43,6 +44,12 @@ def torch_weight_norm(module: nn.Module) -> nn.Module:
     for layer in module.modules():
         if isinstance(layer, (nn.Linear, nn.Conv2d)):
             parametrizations.weight_norm(layer)
+    return module
+
+
+def wnrl_weight_norm(module: nn.Module) -> nn.Module:
+    module = weight_norm(module)
+    enable_inference_cache(module)
     return module
 
 
@@ -107,7 +114,7 @@ def main() -> None:
         "MLP 64-64": (lambda: mlp(64), (8,)),
         "MLP 256-256": (lambda: mlp(256), (8,)),
     }
-    variants = {"plain": lambda m: m, "wnrl": weight_norm, "torch-wn": torch_weight_norm}
+    variants = {"plain": lambda m: m, "wnrl": wnrl_weight_norm, "torch-wn": torch_weight_norm}
     print(f"torch {torch.__version__}, {args.threads} threads, {args.rounds} paired rounds")
     print(f"{'network':<12} {'workload':<6} " + " ".join(f"{v:>16}" for v in variants))
     for net_name, (build, shape) in networks.items():

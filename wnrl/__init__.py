@@ -61,8 +61,7 @@ def __dir__() -> list[str]:
 
 def _sb3_installed() -> bool:
     return all(
-        importlib.util.find_spec(name) is not None
-        for name in ("stable_baselines3", "sb3_contrib")
+        importlib.util.find_spec(name) is not None for name in ("stable_baselines3", "sb3_contrib")
     )
 
 

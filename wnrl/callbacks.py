@@ -3,7 +3,10 @@
 * :class:`DataDependentInit` runs :meth:`wnrl.policies._NormalizedPolicy.data_dependent_init`
   (paper sec. 3) once, right before the first gradient step, on observations the agent itself
   collected: sampled from the replay buffer once learning starts (DQN, QR-DQN, SAC, TD3), or
-  the first rollout (PPO, A2C). It then copies the result into the target networks.
+  the first rollout (PPO, A2C). It then copies the result into the target networks. For PPO /
+  A2C it also re-evaluates that first rollout with the initialized policy (values,
+  log-probabilities, the value bootstrap of truncated episodes, returns and advantages), so
+  the first update clips and bootstraps against the policy that now exists.
 * :class:`WeightNormLogger` writes, per weight-normalized layer, ``||v||``, the mean and spread
   of ``g`` and the effective step-size proxy ``g/||v||`` to SB3's logger (hence TensorBoard),
   so the norm growth and self-stabilization of paper sec. 2.1 can be watched during training.
@@ -15,11 +18,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.buffers import DictRolloutBuffer, RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.utils import obs_as_tensor
 
 from wnrl.layers import LayerInitStats, weight_norm_layers
 
@@ -69,6 +74,8 @@ class DataDependentInit(BaseCallback):
         self.done = False
         self.stats: dict[str, LayerInitStats] = {}
         self.batch: tuple[Any, torch.Tensor | None] | None = None
+        # (buffer step, env index, terminal observation) of episodes truncated in the rollout
+        self._truncations: list[tuple[int, int, Any]] = []
 
     def _init_callback(self) -> None:
         _require_wnrl_policy(self.model)
@@ -81,8 +88,26 @@ class DataDependentInit(BaseCallback):
             return model.num_timesteps > model.learning_starts
         return True
 
+    def _on_rollout_start(self) -> None:
+        self._truncations = []
+
     def _on_step(self) -> bool:
+        if not self.done and isinstance(self.model, OnPolicyAlgorithm):
+            self._note_truncations()
         return True
+
+    def _note_truncations(self) -> None:
+        """Remember the episodes SB3 is about to bootstrap (``reward += gamma V(terminal obs)``
+        for time-limit truncations, right after this callback), to redo it after the init."""
+        dones, infos = self.locals["dones"], self.locals["infos"]
+        if not dones.any():
+            return
+        step = self.model.rollout_buffer.pos
+        for env, done in enumerate(dones):
+            info = infos[env]
+            if done and info.get("terminal_observation") is not None:
+                if info.get("TimeLimit.truncated", False):
+                    self._truncations.append((step, env, info["terminal_observation"]))
 
     def _on_rollout_end(self) -> None:
         # SB3 calls this at the end of collect_rollouts, right before train(): the gradient
@@ -91,10 +116,14 @@ class DataDependentInit(BaseCallback):
             return
         observations, actions = self.batch = self._collect_batch()
         policy = _require_wnrl_policy(self.model)
+        on_policy = isinstance(self.model, OnPolicyAlgorithm)
+        old_bootstrap = self._terminal_values() if on_policy else []
         self.stats = policy.data_dependent_init(
             observations, actions, init_scale=self.init_scale, head_scales=self.head_scales
         )
         self.done = True
+        if on_policy:
+            self._reevaluate_rollout(old_bootstrap)
         for name, layer_stats in self.stats.items():
             self.logger.record(f"ddi/{name}/mu", float(layer_stats.mean.mean()))
             self.logger.record(f"ddi/{name}/sigma", float(layer_stats.std.mean()))
@@ -103,6 +132,51 @@ class DataDependentInit(BaseCallback):
                     f"DDI {name}: mu[t] {layer_stats.mean.mean():+.4f}, "
                     f"sigma[t] {layer_stats.std.mean():.4f}, scale {layer_stats.init_scale:g}"
                 )
+
+    @torch.no_grad()
+    def _terminal_values(self) -> list[float]:
+        """``V(terminal obs)`` of each remembered truncation, with the current policy."""
+        policy = self.model.policy
+        policy.set_training_mode(False)
+        return [
+            float(policy.predict_values(policy.obs_to_tensor(obs)[0])[0])
+            for _, _, obs in self._truncations
+        ]
+
+    @torch.no_grad()
+    def _reevaluate_rollout(self, old_bootstrap: list[float]) -> None:
+        """Make the first rollout the initialized policy's own: the truncation bootstraps SB3
+        added to the rewards, the stored values and log-probabilities of the taken actions, and
+        returns and advantages (GAE, as SB3 computes them) with the new values."""
+        model = self.model
+        policy, buffer = model.policy, model.rollout_buffer
+        policy.set_training_mode(False)
+        for (step, env, _), old, new in zip(
+            self._truncations, old_bootstrap, self._terminal_values(), strict=True
+        ):
+            buffer.rewards[step, env] += model.gamma * (new - old)
+        n_steps, n_envs = buffer.buffer_size, buffer.n_envs
+        actions = torch.as_tensor(
+            buffer.actions.reshape(n_steps * n_envs, -1), device=buffer.device
+        )
+        if isinstance(model.action_space, spaces.Discrete):
+            actions = actions.long().flatten()
+        observations = _rollout_observations(buffer, n_steps * n_envs)
+        values, log_probs = [], []
+        for start in range(0, n_steps * n_envs, _EVAL_CHUNK):
+            chunk = slice(start, start + _EVAL_CHUNK)
+            obs = (
+                {key: value[chunk] for key, value in observations.items()}
+                if isinstance(observations, dict)
+                else observations[chunk]
+            )
+            value, log_prob, _ = policy.evaluate_actions(obs, actions[chunk])
+            values.append(value.flatten())
+            log_probs.append(log_prob.flatten())
+        buffer.values[:] = torch.cat(values).cpu().numpy().reshape(n_steps, n_envs)
+        buffer.log_probs[:] = torch.cat(log_probs).cpu().numpy().reshape(n_steps, n_envs)
+        last_values = policy.predict_values(obs_as_tensor(self.locals["new_obs"], model.device))
+        buffer.compute_returns_and_advantage(last_values=last_values, dones=self.locals["dones"])
 
     def _collect_batch(self) -> tuple[Any, torch.Tensor | None]:
         model = self.model
@@ -114,6 +188,10 @@ class DataDependentInit(BaseCallback):
         if isinstance(model, OnPolicyAlgorithm):
             return _rollout_observations(model.rollout_buffer, self.n_samples), None
         raise TypeError(f"unsupported algorithm {type(model).__name__}")
+
+
+#: Observations per forward pass when re-evaluating a rollout (bounds its memory).
+_EVAL_CHUNK = 512
 
 
 def _rollout_observations(buffer: RolloutBuffer, n_samples: int) -> Any:

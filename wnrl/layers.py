@@ -58,6 +58,7 @@ DEFAULT_EPS = 1e-12
 #: ``WeightNormLinear.forward``); measured on 2 CPU cores with ``scripts/bench_layers.py``.
 CHEAP_FORM_MIN_WEIGHTS = 1 << 18
 
+
 def _rebuild_tracked_parameter(data: Tensor, requires_grad: bool) -> nn.Parameter:
     """Unpickles modules saved by wnrl 0.1 (whose parameters were a subclass) as plain ones."""
     return nn.Parameter(data, requires_grad)

@@ -113,7 +113,9 @@ def default_features_extractor(
     already scaled, as after ``VecNormalize``); else FlattenExtractor."""
     if isinstance(observation_space, spaces.Dict):
         return CombinedExtractor
-    if is_image_space(observation_space, check_channels=False, normalized_image=not normalize_images):
+    if is_image_space(
+        observation_space, check_channels=False, normalized_image=not normalize_images
+    ):
         return NatureCNN
     return FlattenExtractor
 
@@ -173,7 +175,8 @@ class _NormalizedNetwork(_TracksOptimizerWrites, FastImageInput):
         apply_norm(self, norm, heads=list(self.output_heads()))  # type: ignore[arg-type]
         extractor = getattr(self, "features_extractor", None)
         self.image_channels_last = channels_last and _channels_last_around_nature_cnn(
-            self, [extractor]  # type: ignore[arg-type]
+            self,
+            [extractor],  # type: ignore[arg-type]
         )
 
     @abstractmethod
@@ -218,7 +221,48 @@ class WNTD3Actor(_NormalizedNetwork, TD3Actor):
 
 
 class WNContinuousCritic(_NormalizedNetwork, ContinuousCritic):
-    """SB3's ``ContinuousCritic`` (SAC, TD3), normalized at construction (Q heads: q)."""
+    """SB3's ``ContinuousCritic`` (SAC, TD3), normalized at construction (Q heads: q).
+
+    Unlike SB3's, it records every constructor argument, so ``BaseModel.load`` rebuilds it.
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Box,
+        net_arch: list[int],
+        features_extractor: BaseFeaturesExtractor,
+        features_dim: int,
+        activation_fn: type[nn.Module] = nn.ReLU,
+        normalize_images: bool = True,
+        n_critics: int = 2,
+        share_features_extractor: bool = True,
+        **settings: Any,
+    ) -> None:
+        super().__init__(
+            observation_space,
+            action_space,
+            net_arch,
+            features_extractor,
+            features_dim,
+            activation_fn,
+            normalize_images,
+            n_critics,
+            share_features_extractor,
+            **settings,
+        )
+        self._architecture = {
+            "net_arch": list(net_arch),
+            "features_dim": features_dim,
+            "activation_fn": activation_fn,
+            "n_critics": n_critics,
+            "share_features_extractor": share_features_extractor,
+        }
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(self._architecture, features_extractor=self.features_extractor)
+        return data
 
     def output_heads(self) -> dict[nn.Module, str]:
         return {_last_linear(q): "q" for q in self.q_networks}
@@ -269,9 +313,7 @@ class _NormalizedPolicy(_TracksOptimizerWrites):
         self.channels_last = channels_last
         if "features_extractor_class" not in kwargs:
             kwargs["features_extractor_class"] = self.default_extractor or (
-                default_features_extractor(
-                    observation_space, kwargs.get("normalize_images", True)
-                )
+                default_features_extractor(observation_space, kwargs.get("normalize_images", True))
             )
         chosen_optimizer_kwargs = kwargs.get("optimizer_kwargs")
         kwargs["optimizer_kwargs"] = fast_optimizer_kwargs(
@@ -555,7 +597,7 @@ def _variant(base: type[_NormalizedPolicy], variant: str) -> type[_NormalizedPol
     name = f"WN{family}{variant}Policy"
     doc = (
         f"{base.__name__} with SB3's {variant}Policy features extractor "
-        f"({_VARIANT_EXTRACTORS[variant].__name__}); string name ``\"WN{variant}Policy\"``."
+        f'({_VARIANT_EXTRACTORS[variant].__name__}); string name ``"WN{variant}Policy"``.'
     )
     cls = type(
         name,

@@ -315,6 +315,11 @@ BAD_INPUTS = [
     ),
     (["train", "dqn", "CartPole-v1", "--steps", "0"], "--steps must be a positive integer"),
     (["train", "dqn", "CartPole-v1", "--device", "cuda"], "no CUDA GPU is available"),
+    (["train", "ppo", "CartPole-v1", "--hp", "batch_size=1"], "`batch_size` must be greater"),
+    (
+        ["train", "dqn", "CartPole-v1", "--hp", "policy_kwargs.foo=1"],
+        "unexpected keyword argument 'foo'",
+    ),
     (["train", "--resume", "/nonexistent/run"], "run directory not found: /nonexistent/run"),
     (["train"], "train needs AGENT and ENV"),
 ]
@@ -373,3 +378,23 @@ def test_every_shipped_preset_builds_and_steps(agent: str, preset: str, env: str
 
 
 OFF_POLICY = ("dqn", "qrdqn", "sac", "td3")
+
+
+@pytest.mark.parametrize("error", [TypeError, ValueError, AssertionError])
+def test_a_defect_in_wnrl_is_not_reported_as_bad_input(error, tmp_path: Path, capsys, monkeypatch):
+    """An error raised inside wnrl while building a run keeps its traceback and exits 1: exit
+    2 is for input the user gave."""
+    import wnrl.policies
+
+    def broken(*args, **kwargs):
+        raise error("a wnrl defect")
+
+    monkeypatch.setattr(wnrl.policies, "apply_norm", broken)
+    argv = ["train", "dqn", "CartPole-v1", "--steps", "64", "--logdir", str(tmp_path)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "a wnrl defect" in err
+    assert "wnrl: internal error (a bug, not your input" in err
+    assert "wnrl: error:" not in err
+    # with the user's own values the same defect is still a defect, not their mistake
+    assert main([*argv, "--hp", "batch_size=16"]) == 1

@@ -402,3 +402,56 @@ def test_first_on_policy_update_uses_the_initialized_policy(algo: str) -> None:
     buffer.compute_returns_and_advantage(got["last_values"], got["dones"])
     np.testing.assert_allclose(got["advantages"], buffer.advantages, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got["returns"], buffer.returns, rtol=1e-5, atol=1e-5)
+
+
+RL_ZOO_HYPERPARAMS = {
+    "dqn": """CartPole-v1:
+  n_timesteps: 500
+  policy: 'WNMlpPolicy'
+  learning_starts: 100
+  batch_size: 32
+  buffer_size: 1000
+  train_freq: 4
+  target_update_interval: 100
+  policy_kwargs: "dict(net_arch=[32, 32], norm='wn+mobn')"
+""",
+    "ppo": """CartPole-v1:
+  n_envs: 2
+  n_timesteps: 256
+  policy: 'WNMlpPolicy'
+  n_steps: 64
+  batch_size: 64
+  n_epochs: 2
+  learning_rate: lin_0.001
+  policy_kwargs: "dict(net_arch=[32, 32], activation_fn=nn.Tanh)"
+""",
+}
+
+
+@pytest.mark.parametrize("algo", ["dqn", "ppo"])
+def test_rl_zoo_trains_a_wnrl_policy_through_its_own_command_line(algo: str, tmp_path) -> None:
+    """RL Zoo (rl-zoo3, a real client) picks the policy by string name from its hyperparameter
+    file once ``--gym-packages wnrl`` imported wnrl; the model it saves loads with SB3."""
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / f"{algo}.yml"
+    config.write_text(RL_ZOO_HYPERPARAMS[algo])
+    command = [
+        sys.executable, "-m", "rl_zoo3.train", "--algo", algo, "--env", "CartPole-v1",
+        "--gym-packages", "wnrl", "--conf-file", str(config), "-f", str(tmp_path / "logs"),
+        "--eval-freq", "-1", "--seed", "0", "--device", "cpu", "--log-interval", "-2",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    (saved,) = (tmp_path / "logs" / algo).glob("CartPole-v1_*/CartPole-v1.zip")
+    model = ALGOS[algo].load(saved, device="cpu")
+    assert type(model.policy) is POLICY_NAMES[ALGOS[algo]]["WNMlpPolicy"]
+    assert model.num_timesteps >= 256
+    assert any(isinstance(m, WeightNormLinear) for m in model.policy.modules())
+    if algo == "dqn":
+        assert model.policy.norm == "wn+mobn"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -262,6 +263,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `wnrl list | head`: the reader left; not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as error:  # a defect in wnrl (or its dependencies), not the user's input
+        traceback.print_exc()
+        print(
+            f"wnrl: internal error (a bug, not your input; please report it with the "
+            f"traceback above): {type(error).__name__}: {one_line(error)}",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ from wnrl.checkpoints import (
     save_checkpoint,
 )
 from wnrl.envs import canonical_env_id, is_atari, make_env
-from wnrl.errors import ConfigError, TrainingDiverged, WnrlError
+from wnrl.errors import ConfigError, TrainingDiverged, WnrlError, one_line
 from wnrl.norms import check_norm, uses_weight_norm
 from wnrl.policies import WN_POLICIES
 from wnrl.presets import (
@@ -427,24 +427,57 @@ def _action_noise(config: dict[str, Any], env: Any) -> Any:
     return kinds[spec["type"]](mean=np.zeros(shape), sigma=sigma)
 
 
-def _make_model(config: dict[str, Any], env: Any, device: str) -> BaseAlgorithm:
+def _construct(
+    config: dict[str, Any],
+    env: Any,
+    device: str,
+    hyperparams: dict[str, Any],
+    policy_kwargs: dict[str, Any],
+) -> BaseAlgorithm:
     algorithm = ALGORITHMS[config["agent"]]
-    policy_kwargs = materialize_policy_kwargs(config["policy_kwargs"])
+    policy_kwargs = materialize_policy_kwargs(policy_kwargs)
     policy_kwargs["norm"] = config["norm"]
     extra = {"action_noise": _action_noise(config, env)} if config.get("action_noise") else {}
+    return algorithm(
+        WN_POLICIES[config["agent"]],
+        env,
+        seed=config["seed"],
+        device=device,
+        policy_kwargs=policy_kwargs,
+        verbose=0,
+        **extra,
+        **materialize_hyperparams(hyperparams),
+    )
+
+
+def _preset_values(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The hyperparameters and policy kwargs of the run's preset, before the user's --hp."""
+    env_id = config["env"]
+    family = env_family(env_id, action_space_name(env_id), is_atari(env_id))
+    _, chosen = select_preset(config["agent"], family, config["preset"])
+    chosen = apply_norm_overrides(chosen, config["norm"])
+    return dict(chosen.get("hyperparams") or {}), dict(chosen.get("policy_kwargs") or {})
+
+
+def _make_model(config: dict[str, Any], env: Any, device: str) -> BaseAlgorithm:
+    """The run's SB3 model. SB3 and torch reject bad values with TypeError, ValueError or
+    AssertionError; such an error is the user's (a ConfigError, exit 2) only when the preset's
+    own values build: otherwise it is a defect and keeps its traceback (exit 1)."""
     try:
-        return algorithm(
-            WN_POLICIES[config["agent"]],
-            env,
-            seed=config["seed"],
-            device=device,
-            policy_kwargs=policy_kwargs,
-            verbose=0,
-            **extra,
-            **materialize_hyperparams(config["hyperparams"]),
-        )
+        return _construct(config, env, device, config["hyperparams"], config["policy_kwargs"])
+    except WnrlError:
+        raise
     except (TypeError, ValueError, AssertionError) as error:
-        raise ConfigError(f"invalid hyperparameters for {config['agent']}: {error}") from error
+        preset = _preset_values(config)
+        if preset != (config["hyperparams"], config["policy_kwargs"]):
+            try:
+                _construct(config, env, device, *preset)
+            except Exception:
+                raise error from None  # the preset fails too: not the user's values
+            raise ConfigError(
+                f"invalid hyperparameters for {config['agent']}: {one_line(error)}"
+            ) from error
+        raise
 
 
 def _callbacks(

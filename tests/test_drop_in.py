@@ -289,7 +289,7 @@ VARIANTS = {
 
 @pytest.mark.parametrize("algo", list(ALGOS))
 @pytest.mark.parametrize("name", list(VARIANTS))
-def test_string_policy_names(algo: str, name: str) -> None:
+def test_string_policy_names(algo: str, name: str, tmp_path) -> None:
     make_env, extractor = VARIANTS[name]
     model = ALGOS[algo](
         name, make_env(algo), seed=0, policy_kwargs=dict(SMALL), **small_kwargs(algo)
@@ -303,6 +303,13 @@ def test_string_policy_names(algo: str, name: str) -> None:
     assert extractors and all(type(m) is extractor for m in extractors)
     assert any(isinstance(m, (WeightNormLinear, WeightNormConv2d)) for m in model.policy.modules())
     model.learn(24)
+    path = tmp_path / "model.zip"
+    model.save(path)
+    trusted = wnrl.load(path, weights_only=True, env=model.get_env())  # never unpickles
+    for loaded in (ALGOS[algo].load(path), trusted):
+        assert type(loaded.policy) is type(model.policy)
+        for key, value in model.policy.state_dict().items():
+            torch.testing.assert_close(loaded.policy.state_dict()[key], value)
 
 
 def test_string_names_leave_sb3_names_alone() -> None:

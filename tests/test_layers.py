@@ -703,12 +703,26 @@ def test_layers_module_depends_on_torch_only() -> None:
     import ast
 
     tree = ast.parse(open(layers_module.__file__).read())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
-    assert imported <= {"torch", "__future__", "contextlib", "fnmatch", "collections",
-                        "dataclasses", "typing"}, imported
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+    }
+    assert imported <= {
+        "torch",
+        "__future__",
+        "contextlib",
+        "fnmatch",
+        "collections",
+        "dataclasses",
+        "typing",
+    }, imported
 
 
 def test_importing_wnrl_changes_nothing_in_torch_or_sb3() -> None:

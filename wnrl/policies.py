@@ -599,11 +599,15 @@ def _variant(base: type[_NormalizedPolicy], variant: str) -> type[_NormalizedPol
         f"{base.__name__} with SB3's {variant}Policy features extractor "
         f'({_VARIANT_EXTRACTORS[variant].__name__}); string name ``"WN{variant}Policy"``.'
     )
-    cls = type(
-        name,
-        (base,),
-        {"default_extractor": _VARIANT_EXTRACTORS[variant], "__doc__": doc, "__module__": __name__},
-    )
+    namespace = {
+        "default_extractor": _VARIANT_EXTRACTORS[variant],
+        # in the class's own dict: SB3 saves it with the model, weights-only loading reads it
+        "_wnrl_family": base._wnrl_family,  # type: ignore[attr-defined]
+        "_wnrl_variant": variant,
+        "__doc__": doc,
+        "__module__": __name__,
+    }
+    cls = type(name, (base,), namespace)
     cls.__qualname__ = name
     return cls
 

@@ -263,20 +263,21 @@ def _wnrl_policy_class(data: dict[str, Any], file: Path) -> type:
     from wnrl import policies
 
     policy = data.get("policy_class")
-    family = policy.get("_wnrl_family") if isinstance(policy, dict) else None
-    module = policy.get("__module__") if isinstance(policy, dict) else None
+    declared = policy if isinstance(policy, dict) else {}
+    key = (declared.get("_wnrl_family"), declared.get("_wnrl_variant"))
+    module = declared.get("__module__")
     classes = {
-        cls._wnrl_family: cls
+        (cls._wnrl_family, cls.__dict__.get("_wnrl_variant")): cls
         for cls in vars(policies).values()
         if isinstance(cls, type) and cls.__module__ == policies.__name__
         if isinstance(cls.__dict__.get("_wnrl_family"), str)
     }
-    if module != _WNRL_POLICY_MODULE or family not in classes:
+    if module != _WNRL_POLICY_MODULE or key not in classes:
         raise WnrlError(
             f"{file}: its policy class (from module {_short(module)}) is not a wnrl policy and "
             f"cannot be loaded without unpickling; {_TRUST_HINT}"
         )
-    return classes[family]
+    return classes[key]
 
 
 def _n_envs(data: dict[str, Any]) -> int:

@@ -148,10 +148,10 @@ class _TracksOptimizerWrites:
             track_optimizer_writes(value)
 
 
-def _channels_last_around_nature_cnn(model: nn.Module, extractors: list[Any]) -> bool:
+def _channels_last_around_nature_cnn(extractors: list[Any]) -> bool:
     """Channels-last conv inputs for SB3's own ``NatureCNN`` extractors (which flatten with
     ``nn.Flatten``; a custom extractor may ``.view`` its conv outputs, which needs NCHW).
-    Returns whether every extractor of ``model`` takes channels-last image inputs."""
+    Returns whether every one of ``extractors`` takes channels-last image inputs."""
     present = [extractor for extractor in extractors if extractor is not None]
     for extractor in present:
         if type(extractor) is NatureCNN:
@@ -174,10 +174,7 @@ class _NormalizedNetwork(_TracksOptimizerWrites, FastImageInput):
         self.channels_last = channels_last
         apply_norm(self, norm, heads=list(self.output_heads()))  # type: ignore[arg-type]
         extractor = getattr(self, "features_extractor", None)
-        self.image_channels_last = channels_last and _channels_last_around_nature_cnn(
-            self,
-            [extractor],  # type: ignore[arg-type]
-        )
+        self.image_channels_last = channels_last and _channels_last_around_nature_cnn([extractor])
 
     @abstractmethod
     def output_heads(self) -> dict[nn.Module, str]:
@@ -481,7 +478,7 @@ class WNActorCriticPolicy(_NormalizedPolicy, ActorCriticPolicy):
             for name in ("features_extractor", "pi_features_extractor", "vf_features_extractor")
         ]
         self.image_channels_last = self.channels_last and _channels_last_around_nature_cnn(
-            self, extractors
+            extractors
         )
 
     def extract_features(  # type: ignore[override]

@@ -443,6 +443,7 @@ def test_rl_zoo_trains_a_wnrl_policy_through_its_own_command_line(algo: str, tmp
     import subprocess
     import sys
 
+    pytest.importorskip("rl_zoo3")  # in the test extra; absent from the dependency-floor venv
     config = tmp_path / f"{algo}.yml"
     config.write_text(RL_ZOO_HYPERPARAMS[algo])
     command = [
@@ -462,3 +463,76 @@ def test_rl_zoo_trains_a_wnrl_policy_through_its_own_command_line(algo: str, tmp
     assert any(isinstance(m, WeightNormLinear) for m in model.policy.modules())
     if algo == "dqn":
         assert model.policy.norm == "wn+mobn"
+
+
+# --- the acting networks' inference cache is never stale -----------------------------------
+
+
+def acting_outputs(model, obs: torch.Tensor):
+    policy = model.policy
+    with torch.no_grad():
+        if hasattr(policy, "q_net"):
+            return policy.q_net(obs)
+        if hasattr(policy, "quantile_net"):
+            return policy.quantile_net(obs)
+        if hasattr(policy.actor if hasattr(policy, "actor") else None, "get_action_dist_params"):
+            return policy.actor.get_action_dist_params(obs)[:2]  # SAC: mean, log std
+        if hasattr(policy, "actor"):
+            return policy.actor(obs)  # TD3: deterministic
+        return policy.get_distribution(obs).distribution.logits, policy.predict_values(obs)
+
+
+@pytest.mark.parametrize("algo", list(ALGOS))
+def test_acting_networks_are_cached_and_never_stale(algo: str) -> None:
+    from wnrl.layers import clear_inference_cache, weight_norm_layers
+
+    model = build(algo)  # fused Adam by default: steps bump no version counter by themselves
+    obs = torch.as_tensor(np.stack([model.observation_space.sample() for _ in range(8)]))
+    acting = model.policy.acting_networks()
+    cached = acting_outputs(model, obs)
+    layers = [layer for network in acting for _, layer in weight_norm_layers(network)]
+    assert layers and all(layer.cache_inference and layer._cache is not None for layer in layers)
+    model.learn(64)  # optimizer steps (and for off-policy, target updates)
+    after = acting_outputs(model, obs)
+    clear_inference_cache(model.policy)
+    fresh = acting_outputs(model, obs)
+    for a, b, before in zip(
+        torch.utils._pytree.tree_leaves(after),
+        torch.utils._pytree.tree_leaves(fresh),
+        torch.utils._pytree.tree_leaves(cached),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, b)
+        assert not torch.allclose(a, before)  # the weights did move
+    for name in NETWORKS:  # targets are written through .data by SB3: never cached
+        if name.endswith("_target") and hasattr(model.policy, name):
+            target = getattr(model.policy, name)
+            assert not any(layer.cache_inference for _, layer in weight_norm_layers(target))
+
+
+@pytest.mark.parametrize("algo", ["dqn", "sac", "ppo"])
+def test_set_parameters_and_load_are_seen_by_the_cache(algo: str, tmp_path) -> None:
+    model, other = (
+        build(algo),
+        ALGOS[algo](
+            WN_POLICIES[algo], env_id(algo), seed=1, policy_kwargs=dict(SMALL), **small_kwargs(algo)
+        ),
+    )
+    obs = torch.as_tensor(np.stack([model.observation_space.sample() for _ in range(8)]))
+    expected = acting_outputs(other, obs)
+    acting_outputs(model, obs)  # fill the cache
+    model.set_parameters(other.get_parameters())
+    for a, b in zip(
+        torch.utils._pytree.tree_leaves(acting_outputs(model, obs)),
+        torch.utils._pytree.tree_leaves(expected),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, b)
+    other.save(tmp_path / "other.zip")
+    loaded = ALGOS[algo].load(tmp_path / "other.zip", device="cpu")
+    for a, b in zip(
+        torch.utils._pytree.tree_leaves(acting_outputs(loaded, obs)),
+        torch.utils._pytree.tree_leaves(expected),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, b)

@@ -559,10 +559,14 @@ def test_space_from_json(space: spaces.Space) -> None:
 
 
 def test_space_from_json_uses_short_repr_of_large_uniform_box() -> None:
+    import gymnasium
+
     space = spaces.Box(0, 255, (84, 84, 4), np.uint8)
-    with pytest.raises(WnrlError, match="summary"):
-        space_from_json(_described(space))
-    repr(space)  # gymnasium caches low_repr / high_repr ("0", "255") on first repr
+    if tuple(int(part) for part in gymnasium.__version__.split(".")[:2]) >= (1, 3):
+        # gymnasium >= 1.3 fills low_repr / high_repr ("0", "255") on the first repr only
+        with pytest.raises(WnrlError, match="summary"):
+            space_from_json(_described(space))
+        repr(space)
     assert space_from_json(_described(space)) == space
 
 

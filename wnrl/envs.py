@@ -65,7 +65,7 @@ from stable_baselines3.common.vec_env.base_vec_env import (
 
 from wnrl.errors import ConfigError
 
-try:  # ale-py >= 0.10 ships the C++ vector env
+try:  # ale-py >= 0.11.1 ships the C++ vector env with the arguments used here
     from ale_py.vector_env import AtariVectorEnv
     from gymnasium.vector import AutoresetMode
 except ImportError:  # pragma: no cover - only with an old ale-py
@@ -272,7 +272,7 @@ class AleVecEnv(VecEnv):
         num_threads: int = 0,
     ) -> None:
         if AtariVectorEnv is None:  # pragma: no cover - only with an old ale-py
-            raise ImportError("AleVecEnv needs ale-py >= 0.10 (ale_py.vector_env)")
+            raise ImportError("AleVecEnv needs ale-py >= 0.11.1 (ale_py.vector_env)")
         spec = _atari_spec(env_id)
         if not _ale_vector_supports(spec, noop_max):
             raise ConfigError(

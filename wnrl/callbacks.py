@@ -249,4 +249,5 @@ class WeightNormLogger(BaseCallback):
 
     def _on_training_end(self) -> None:
         self.record()
+        self.logger.record("time/total_timesteps", self.num_timesteps)  # SB3's step column
         self.logger.dump(self.num_timesteps)

@@ -7,26 +7,36 @@ Layout inside a run directory::
         step-000050000/
             model.zip           SB3 save: policy, optimizer state, hyperparameters, step count
             replay_buffer.pkl   off-policy algorithms only
-            state.json          {"num_timesteps": ..., "n_updates": ...}
+            state.json          {"num_timesteps", "n_updates", "files": {name: {size, sha256}}}
 
 A checkpoint is written into a hidden temporary directory, flushed to disk, then renamed into
 place (a single atomic ``os.replace``), and only then is ``latest`` switched to it, also by
-``os.replace``. Older checkpoints beyond ``keep`` are removed afterwards.
+``os.replace``. Older checkpoints beyond ``keep`` are removed afterwards. A write that fails
+(a full disk) removes its temporary directory and leaves the previous checkpoint and ``latest``
+as they were (:class:`CheckpointWriteError`).
+
+``state.json`` is the checkpoint's manifest, written last: the size and SHA-256 of every file.
+:func:`resume_candidates` lists the complete checkpoints newest first and
+:func:`verify_checkpoint` checks one against its manifest, so a damaged checkpoint (a partial
+copy, a bad disk) is skipped for the next intact one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import tempfile
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
-from wnrl.errors import WnrlError
+from wnrl.errors import RunFailed, WnrlError
 from wnrl.rundir import CONFIG, FINAL_MODEL
 
 CHECKPOINTS = "checkpoints"
@@ -34,6 +44,20 @@ LATEST = "latest"
 MODEL = "model.zip"
 REPLAY_BUFFER = "replay_buffer.pkl"
 STATE = "state.json"
+
+
+class CheckpointWriteError(RunFailed):
+    """A checkpoint (or the final model) could not be written, e.g. the disk is full; the
+    previous checkpoint and ``latest`` are intact (CLI exit code 1)."""
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -52,16 +76,25 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_save_model(model: BaseAlgorithm, path: Path) -> None:
-    """``model.save`` to a temporary name in the same directory, then rename into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".zip", dir=path.parent)
-    os.close(fd)
+    """``model.save`` to a temporary name in the same directory, then rename into place; a
+    failed write (:class:`CheckpointWriteError`) leaves no partial file and ``path`` as it
+    was."""
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".zip", dir=path.parent)
+        os.close(fd)
         model.save(tmp)
         _fsync_file(Path(tmp))
         os.replace(tmp, path)
+    except OSError as error:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        reason = error.strerror or type(error).__name__
+        raise CheckpointWriteError(f"cannot write {path}: {reason}") from error
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 
@@ -71,29 +104,63 @@ def _fsync_file(path: Path) -> None:
 
 
 def save_checkpoint(model: BaseAlgorithm, run_dir: Path, keep: int = 2) -> Path:
-    """Write a complete checkpoint of ``model`` atomically; returns its directory."""
+    """Write a complete checkpoint of ``model`` atomically; returns its directory.
+
+    Raises :class:`CheckpointWriteError` when a file cannot be written (nothing is left
+    half-written: the temporary directory is removed, ``latest`` still names the previous
+    checkpoint).
+    """
     root = run_dir / CHECKPOINTS
-    root.mkdir(parents=True, exist_ok=True)
     name = f"step-{model.num_timesteps:09d}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    except OSError as error:
+        raise _write_error(name, root, error) from error
     try:
         model.save(tmp / MODEL)
         if isinstance(model, OffPolicyAlgorithm) and model.replay_buffer is not None:
             model.save_replay_buffer(tmp / REPLAY_BUFFER)
-        state = {"num_timesteps": model.num_timesteps, "n_updates": getattr(model, "_n_updates", 0)}
-        (tmp / STATE).write_text(json.dumps(state))
-        for file in tmp.iterdir():
+        files = {}
+        for file in sorted(tmp.iterdir()):
             _fsync_file(file)
+            files[file.name] = {"size": file.stat().st_size, "sha256": file_digest(file)}
+        state = {
+            "num_timesteps": model.num_timesteps,
+            "n_updates": getattr(model, "_n_updates", 0),
+            "files": files,
+        }
+        with open(tmp / STATE, "w") as handle:  # the manifest, last
+            handle.write(json.dumps(state, indent=1))
+            handle.flush()
+            os.fsync(handle.fileno())
         final = root / name
         if final.exists():  # the same step saved twice (e.g. a signal right after a checkpoint)
             shutil.rmtree(final)
         os.replace(tmp, final)
+        atomic_write_text(root / LATEST, name + "\n")
+    except OSError as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _write_error(name, root, error) from error
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    atomic_write_text(root / LATEST, name + "\n")
     _prune(root, keep, current=name)
     return final
+
+
+def _write_error(name: str, root: Path, error: OSError) -> CheckpointWriteError:
+    reason = error.strerror or type(error).__name__
+    previous = _pointer_name(root / LATEST)
+    kept = f"the last complete checkpoint ({previous}) is intact" if previous else "none yet"
+    return CheckpointWriteError(f"cannot write checkpoint {name} in {root}: {reason}; {kept}")
+
+
+def _pointer_name(pointer: Path) -> str | None:
+    try:
+        return pointer.read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _prune(root: Path, keep: int, current: str) -> None:
@@ -139,6 +206,62 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     if not (path / MODEL).is_file():
         raise WnrlError(f"checkpoint model {path / MODEL} (named by {pointer}) is missing")
     return path
+
+
+def checkpoint_step(checkpoint: Path) -> int:
+    """The step a checkpoint holds: ``num_timesteps`` in its state.json (its directory name,
+    ``step-<N>``, for checkpoints written before state.json had it)."""
+    try:
+        state = json.loads((checkpoint / STATE).read_text(encoding="utf-8"))
+        return int(state["num_timesteps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return int(checkpoint.name.split("-")[1])
+
+
+def resume_candidates(run_dir: Path) -> Iterator[Path]:
+    """The complete checkpoints of a run, newest first: the one ``latest`` names, then every
+    other ``step-*`` directory by step."""
+    root = run_dir / CHECKPOINTS
+    named = _pointer_name(root / LATEST)
+    seen = set()
+    if named and "/" not in named and named not in (".", "..") and (root / named).is_dir():
+        seen.add(named)
+        yield root / named
+    others = [p for p in root.glob("step-*") if p.is_dir() and p.name not in seen]
+    others.sort(key=lambda p: p.name, reverse=True)  # zero-padded: name order is step order
+    yield from others
+
+
+def verify_checkpoint(checkpoint: Path) -> str | None:
+    """None when ``checkpoint`` matches its manifest (every file there, of the recorded size and
+    SHA-256), else what is wrong, in a few words. A checkpoint from before manifests passes if
+    its model file is there (loading it is the remaining check)."""
+    if not (checkpoint / MODEL).is_file():
+        return f"{MODEL} is missing"
+    try:
+        state = json.loads((checkpoint / STATE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"{STATE} is missing"
+    except (OSError, UnicodeDecodeError, ValueError):
+        return f"{STATE} is unreadable"
+    files = state.get("files") if isinstance(state, dict) else None
+    if files is None:  # written before manifests: the zip's own CRCs are the check
+        try:
+            with zipfile.ZipFile(checkpoint / MODEL) as archive:
+                bad = archive.testzip()
+        except (OSError, zipfile.BadZipFile):
+            return f"{MODEL} is not a readable zip file"
+        return f"{MODEL} is damaged ({bad})" if bad else None
+    for name, expected in files.items():
+        path = checkpoint / name
+        if not path.is_file():
+            return f"{name} is missing"
+        size = path.stat().st_size
+        if size != expected.get("size"):
+            return f"{name} has {size:,} bytes, {expected.get('size'):,} were written"
+        if file_digest(path) != expected.get("sha256"):
+            return f"{name} does not match its checksum"
+    return None
 
 
 def load_checkpoint(

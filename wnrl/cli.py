@@ -15,7 +15,7 @@ from pathlib import Path
 
 from wnrl import __version__
 from wnrl.cli_options import add_run_options
-from wnrl.errors import TrainingDiverged, WnrlError, one_line
+from wnrl.errors import RunFailed, WnrlError, one_line
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -251,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args.handler(args))
-    except TrainingDiverged as error:
+    except RunFailed as error:  # a run that started and could not go on
         print(f"wnrl: error: {one_line(error)}", file=sys.stderr)
         return 1
     except WnrlError as error:

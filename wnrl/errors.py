@@ -16,5 +16,9 @@ class ConfigError(WnrlError, ValueError):
     """An unknown or invalid agent, preset, hyperparameter, norm or environment id."""
 
 
-class TrainingDiverged(WnrlError):
+class RunFailed(WnrlError):
+    """A run that started could not go on (CLI exit code 1, one line): not a bad input."""
+
+
+class TrainingDiverged(RunFailed):
     """A loss or a parameter became NaN or infinite during training (CLI exit code 1)."""

@@ -18,6 +18,8 @@ from wnrl.errors import WnrlError
 CONFIG = "config.yaml"
 FINAL_MODEL = "model.zip"
 EVALUATIONS = "evaluations.csv"
+PROGRESS = "progress.csv"  # SB3's CSV log
+LOCK = ".wnrl.lock"  # held by the process training the run (wnrl.locks)
 
 
 def read_config(path: Path, required: Iterable[str] = ()) -> dict[str, Any]:

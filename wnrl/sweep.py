@@ -56,6 +56,7 @@ from typing import Any
 
 from wnrl.cli_options import add_run_options
 from wnrl.errors import ConfigError, TrainingDiverged, WnrlError, one_line
+from wnrl.locks import exclusive_lock
 
 MANIFEST = "sweep.yaml"
 LOCK = ".sweep.lock"
@@ -359,7 +360,7 @@ def _finish_from_checkpoint(run_dir: Path, checkpoint: Path) -> None:
 
 
 def _train_cell(run_dir: Path, config: dict[str, Any]) -> dict[str, Any]:
-    from wnrl.checkpoints import latest_checkpoint
+    from wnrl.checkpoints import checkpoint_step, latest_checkpoint
     from wnrl.rundir import CONFIG, FINAL_MODEL
     from wnrl.train import resume_run, start_run
 
@@ -367,7 +368,7 @@ def _train_cell(run_dir: Path, config: dict[str, Any]) -> dict[str, Any]:
         return {"status": "skipped"}
     checkpoint = latest_checkpoint(run_dir) if (run_dir / CONFIG).is_file() else None
     if checkpoint is not None:
-        done = int(checkpoint.name.split("-")[1])
+        done = checkpoint_step(checkpoint)
         if done >= config["n_timesteps"]:
             print(f"checkpoint {checkpoint.name} is at the final step: using it as model.zip")
             _finish_from_checkpoint(run_dir, checkpoint)
@@ -728,24 +729,10 @@ def write_manifest(report: SweepReport, backend: str, started: str) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def _sweep_lock(logdir: Path) -> Iterator[None]:
+def _sweep_lock(logdir: Path) -> contextlib.AbstractContextManager[None]:
     """One sweep at a time in a logdir (two would train the same cells)."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX
-        yield
-        return
     logdir.mkdir(parents=True, exist_ok=True)
-    with open(logdir / LOCK, "a") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise WnrlError(f"another wnrl sweep is running in {logdir}") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return exclusive_lock(logdir / LOCK, f"another wnrl sweep is running in {logdir}")
 
 
 def _result_line(index: int, total: int, cell: Cell, result: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ good checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import re
@@ -37,7 +38,7 @@ import torch
 import yaml
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ProgressBarCallback
-from stable_baselines3.common.logger import Logger, configure
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 
 from wnrl import __version__
@@ -45,13 +46,17 @@ from wnrl.callbacks import DataDependentInit, WeightNormLogger
 from wnrl.checkpoints import (
     atomic_save_model,
     atomic_write_text,
+    checkpoint_step,
     discard_partial_writes,
     latest_checkpoint,
     load_checkpoint,
+    resume_candidates,
     save_checkpoint,
+    verify_checkpoint,
 )
 from wnrl.envs import canonical_env_id, is_atari, make_env
 from wnrl.errors import ConfigError, TrainingDiverged, WnrlError, one_line
+from wnrl.locks import exclusive_lock
 from wnrl.norms import check_norm, uses_weight_norm
 from wnrl.policies import WN_POLICIES
 from wnrl.presets import (
@@ -65,7 +70,8 @@ from wnrl.presets import (
     materialize_policy_kwargs,
     select_preset,
 )
-from wnrl.rundir import CONFIG, EVALUATIONS, FINAL_MODEL, read_config
+from wnrl.run_logs import run_logger, truncate_evaluations
+from wnrl.rundir import CONFIG, EVALUATIONS, FINAL_MODEL, LOCK, read_config
 
 ATARI_FRAME_SKIP = 4
 
@@ -358,6 +364,7 @@ class PeriodicEvaluation(BaseCallback):
             writer.writerow(row)
         for key in ("mean", "std", "max"):
             self.logger.record(f"eval/{key}_reward", row[key])
+        self.logger.record("time/total_timesteps", step)  # every progress.csv row has its step
         self.logger.dump(step)
 
     def _on_step(self) -> bool:
@@ -508,6 +515,19 @@ def _progress_mode(progress: str) -> str:
     return progress
 
 
+def _create_run_dir(run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise WnrlError(f"cannot create run directory {run_dir}: {reason}") from error
+
+
+def _run_lock(run_dir: Path) -> contextlib.AbstractContextManager[None]:
+    """One process at a time on a run (a second ``--resume`` would train it twice)."""
+    return exclusive_lock(run_dir / LOCK, f"{run_dir} is in use by another wnrl process")
+
+
 def start_run(
     config: dict[str, Any],
     progress: str = "auto",
@@ -517,11 +537,37 @@ def start_run(
     """Create the run directory (``run_dir``, or a new timestamped one), write config.yaml,
     and train. An explicit ``run_dir`` (sweeps) must not exist yet or be empty."""
     run_dir = Path(run_dir) if run_dir is not None else run_dir_for(config)
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if run_dir.exists() and any(p.name != LOCK for p in run_dir.iterdir()):
         raise WnrlError(f"run directory {run_dir} already exists and is not empty")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / CONFIG, yaml.safe_dump(config, sort_keys=False))
-    return _train(config, run_dir, resume=False, progress=progress, extra_callbacks=extra_callbacks)
+    _create_run_dir(run_dir)
+    with _run_lock(run_dir):
+        atomic_write_text(run_dir / CONFIG, yaml.safe_dump(config, sort_keys=False))
+        return _train(config, run_dir, None, None, progress, extra_callbacks)
+
+
+def _resume_point(run_dir: Path) -> Path | None:
+    """The newest intact checkpoint (a one-line warning for each damaged one skipped), None for
+    a run killed before its first checkpoint; WnrlError when there is none to resume from."""
+    damaged = []
+    for candidate in resume_candidates(run_dir):
+        problem = verify_checkpoint(candidate)
+        if problem is None:
+            for name, why in damaged:
+                print(
+                    f"wnrl: warning: checkpoint {name} is damaged ({why}); "
+                    f"resuming from {candidate.name}",
+                    file=sys.stderr,
+                )
+            return candidate
+        damaged.append((candidate.name, problem))
+    if damaged:
+        listed = "; ".join(f"{name}: {why}" for name, why in damaged)
+        raise WnrlError(f"{run_dir} has no intact checkpoint to resume from ({listed})")
+    if (run_dir / FINAL_MODEL).is_file():
+        raise WnrlError(
+            f"{run_dir} has no checkpoint to resume from (it finished, or never saved one)"
+        )
+    return None
 
 
 def resume_run(
@@ -531,40 +577,45 @@ def resume_run(
     progress: str = "auto",
     extra_callbacks: tuple = (),
 ) -> TrainResult:
-    """Continue an interrupted run from its latest checkpoint (same directory and schedule)."""
+    """Continue an interrupted run from its newest intact checkpoint (same directory, logs and
+    schedule). A run that cannot be resumed is left exactly as it was."""
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
     if steps is not None:
         config["n_timesteps"] = _positive("--steps", steps)
     if device is not None:
         config["device"] = device
-    atomic_write_text(run_dir / CONFIG, yaml.safe_dump(config, sort_keys=False))
-    discard_partial_writes(run_dir)
-    return _train(config, run_dir, resume=True, progress=progress, extra_callbacks=extra_callbacks)
+    resolve_device(config["device"])
+    with _run_lock(run_dir):
+        checkpoint = _resume_point(run_dir)
+        done_steps = checkpoint_step(checkpoint) if checkpoint is not None else 0
+        total = config["n_timesteps"]
+        if done_steps >= total:
+            raise WnrlError(
+                f"{run_dir} already reached {done_steps:,} of {total:,} steps; nothing to resume"
+            )
+        # from here on the run is resumed: its files may change
+        discard_partial_writes(run_dir)
+        atomic_write_text(run_dir / CONFIG, yaml.safe_dump(config, sort_keys=False))
+        dropped = truncate_evaluations(run_dir, done_steps)
+        return _train(config, run_dir, checkpoint, done_steps, progress, extra_callbacks, dropped)
 
 
 def _train(
     config: dict[str, Any],
     run_dir: Path,
-    resume: bool,
+    checkpoint: Path | None,
+    resumed_from: int | None,
     progress: str,
     extra_callbacks: tuple,
+    dropped_evaluations: int = 0,
 ) -> TrainResult:
+    """Train ``config`` in ``run_dir``: from scratch, or (``resumed_from`` set) continuing the
+    run's logs from ``checkpoint`` (None: a run killed before its first checkpoint)."""
     device = resolve_device(config["device"])
     algorithm = ALGORITHMS[config["agent"]]
-    checkpoint = latest_checkpoint(run_dir) if resume else None
-    done_steps = 0
-    if checkpoint is not None:
-        done_steps = int(checkpoint.name.split("-")[1])
-    if resume and checkpoint is None and (run_dir / FINAL_MODEL).is_file():
-        raise WnrlError(
-            f"{run_dir} has no checkpoint to resume from (it finished, or never saved one)"
-        )
+    done_steps = resumed_from or 0
     total = config["n_timesteps"]
-    if done_steps >= total:
-        raise WnrlError(
-            f"{run_dir} already reached {done_steps:,} of {total:,} steps; nothing to resume"
-        )
     env = make_env(
         config["env"],
         n_envs=config["n_envs"],
@@ -580,7 +631,15 @@ def _train(
             model = load_checkpoint(algorithm, checkpoint, env, device)
         else:
             model = _make_model(config, env, device)
-        logger = configure(str(run_dir), ["tensorboard", "csv"])
+        logger, dropped_rows = run_logger(run_dir, resumed_from)
+        if resumed_from is not None:
+            print(
+                f"resuming {run_dir} at step {done_steps:,}"
+                + (f" ({checkpoint.name})" if checkpoint is not None else " (no checkpoint yet)")
+                + f": dropped {dropped_rows} progress.csv row(s) and {dropped_evaluations} "
+                "evaluation(s) logged past it",
+                flush=True,
+            )
         model.set_logger(logger)
         callbacks, evaluation = _callbacks(config, run_dir, guard, _progress_mode(progress), total)
         guard.install()

@@ -212,3 +212,20 @@ def test_a_run_directory_that_cannot_be_created_is_one_line(capsys) -> None:
         err.startswith("wnrl: error: cannot create run directory /proc/nope/")
         and err.count("\n") == 1
     )
+
+
+def test_a_run_stopped_after_its_last_step_is_finished_by_resume(tmp_path: Path, capsys):
+    """A stop between the final checkpoint and model.zip: resume makes that checkpoint the
+    final model instead of refusing ("nothing to resume") forever."""
+    argv = [
+        "train", "dqn", "CartPole-v1", "--steps", "1000", "--checkpoint-every", "500",
+        "--hp", "learning_starts=100", "--logdir", str(tmp_path),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    (run_dir,) = tmp_path.glob("*/*")
+    (run_dir / "model.zip").unlink()
+    newest = latest_checkpoint(run_dir)
+    assert main(["train", "--resume", str(run_dir)]) == 0
+    assert "is at the final step" in capsys.readouterr().out
+    assert (run_dir / "model.zip").read_bytes() == (newest / "model.zip").read_bytes()
+    assert main(["train", "--resume", str(run_dir)]) == 2  # now finished: nothing to resume

@@ -264,6 +264,20 @@ def verify_checkpoint(checkpoint: Path) -> str | None:
     return None
 
 
+def finish_from_checkpoint(run_dir: Path, checkpoint: Path) -> None:
+    """A run stopped after its last checkpoint (at the final step) but before ``model.zip``:
+    that checkpoint's model becomes the final model (copied atomically)."""
+    fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".zip", dir=run_dir)
+    os.close(fd)
+    try:
+        shutil.copyfile(checkpoint / MODEL, tmp)
+        _fsync_file(Path(tmp))
+        os.replace(tmp, run_dir / FINAL_MODEL)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def load_checkpoint(
     algorithm: type[BaseAlgorithm], checkpoint: Path, env: Any, device: str, **kwargs: Any
 ) -> BaseAlgorithm:

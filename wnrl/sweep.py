@@ -342,25 +342,8 @@ def _clean_for_restart(run_dir: Path) -> None:
     shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)  # no complete checkpoint in it
 
 
-def _finish_from_checkpoint(run_dir: Path, checkpoint: Path) -> None:
-    """A run killed after its last checkpoint (at the final step) but before model.zip."""
-    import shutil
-    import tempfile
-
-    from wnrl.rundir import FINAL_MODEL
-
-    fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".zip", dir=run_dir)
-    os.close(fd)
-    try:
-        shutil.copyfile(checkpoint / "model.zip", tmp)
-        os.replace(tmp, run_dir / FINAL_MODEL)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _train_cell(run_dir: Path, config: dict[str, Any]) -> dict[str, Any]:
-    from wnrl.checkpoints import checkpoint_step, latest_checkpoint
+    from wnrl.checkpoints import checkpoint_step, finish_from_checkpoint, latest_checkpoint
     from wnrl.rundir import CONFIG, FINAL_MODEL
     from wnrl.train import resume_run, start_run
 
@@ -371,7 +354,7 @@ def _train_cell(run_dir: Path, config: dict[str, Any]) -> dict[str, Any]:
         done = checkpoint_step(checkpoint)
         if done >= config["n_timesteps"]:
             print(f"checkpoint {checkpoint.name} is at the final step: using it as model.zip")
-            _finish_from_checkpoint(run_dir, checkpoint)
+            finish_from_checkpoint(run_dir, checkpoint)
             return {"status": "finished", "num_timesteps": done}
         print(f"resuming from {checkpoint.name}", flush=True)
         result = resume_run(run_dir, progress="none")

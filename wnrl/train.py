@@ -48,6 +48,7 @@ from wnrl.checkpoints import (
     atomic_write_text,
     checkpoint_step,
     discard_partial_writes,
+    finish_from_checkpoint,
     latest_checkpoint,
     load_checkpoint,
     resume_candidates,
@@ -591,6 +592,11 @@ def resume_run(
         done_steps = checkpoint_step(checkpoint) if checkpoint is not None else 0
         total = config["n_timesteps"]
         if done_steps >= total:
+            if checkpoint is not None and not (run_dir / FINAL_MODEL).is_file():
+                # stopped after its last step, before the final model: the checkpoint is it
+                finish_from_checkpoint(run_dir, checkpoint)
+                print(f"{checkpoint.name} is at the final step: it is the run's {FINAL_MODEL}")
+                return TrainResult(run_dir, "finished", done_steps)
             raise WnrlError(
                 f"{run_dir} already reached {done_steps:,} of {total:,} steps; nothing to resume"
             )
@@ -655,7 +661,7 @@ def _train(
             last = latest_checkpoint(run_dir)
             kept = f"last good checkpoint: {last}" if last else "no checkpoint was written yet"
             raise TrainingDiverged(f"training diverged: {guard.diverged}; {kept}")
-        if guard.signal_name is not None:
+        if guard.signal_name is not None and model.num_timesteps < total:
             save_checkpoint(model, run_dir)
             return TrainResult(
                 run_dir,

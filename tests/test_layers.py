@@ -686,6 +686,13 @@ def test_torch_compile_matches_eager() -> None:
         torch.testing.assert_close(compiled(x), net(x))
 
 
+def run_snippet(code: str) -> str:
+    """Run ``code`` in a fresh Python process; its stdout (the test fails if it fails)."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
 def test_layers_module_depends_on_torch_only() -> None:
     """wnrl.layers imports torch alone: it works where SB3, gymnasium and ale-py are missing."""
     code = (
@@ -697,9 +704,7 @@ def test_layers_module_depends_on_torch_only() -> None:
         "L.data_dependent_init(net, torch.randn(8, 3))\n"
         "print(net(torch.randn(4, 3)).shape)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "torch.Size([4, 2])" in result.stdout
+    assert "torch.Size([4, 2])" in run_snippet(code)
     import ast
 
     tree = ast.parse(open(layers_module.__file__).read())
@@ -743,5 +748,4 @@ def test_importing_wnrl_changes_nothing_in_torch_or_sb3() -> None:
         "assert all(after[5][k] is v for k, v in before[5].items())  # SB3's names untouched\n"
         "assert added == {'WNMlpPolicy', 'WNCnnPolicy', 'WNMultiInputPolicy'}, added\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_snippet(code)

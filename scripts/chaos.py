@@ -14,7 +14,8 @@ Not a test gate: it prints one figure per promise, whatever they show.
   process sampled every ``--soak-every`` steps; after warm-up (the replay buffer full) the
   growth is fitted by least squares and printed in MiB per 100k steps.
 
-    python scripts/chaos.py [--kills 4] [--steps 12000] [--checkpoint-every 1500]
+    python scripts/chaos.py [--kills 4] [--steps dqn=12000,ppo=60000]
+                            [--checkpoint-every dqn=1500,ppo=7500]
                             [--soak-steps dqn=150000,sac=30000] [--workdir DIR]
 """
 
@@ -78,9 +79,9 @@ def kill_campaign(
 ) -> dict[str, object]:
     logdir = root / f"{agent}-{signame.lower()}"
     start = wnrl(
-        "train", agent, ENVS[agent], "--steps", str(args.steps), "--seed", "0",
-        "--checkpoint-every", str(args.checkpoint_every), "--eval-every",
-        str(args.checkpoint_every), "--eval-episodes", "2", "--logdir", str(logdir),
+        "train", agent, ENVS[agent], "--steps", str(args.run_steps), "--seed", "0",
+        "--checkpoint-every", str(args.interval), "--eval-every",
+        str(args.interval), "--eval-episodes", "2", "--logdir", str(logdir),
     )  # fmt: skip
     lost: list[int] = []
     failures: list[str] = []
@@ -135,7 +136,7 @@ def check_logs(run_dir: Path, args: argparse.Namespace) -> dict[str, object]:
     steps = logged_steps(run_dir)
     table = [tuple(r.items()) for r in rows(run_dir / "progress.csv")]
     evaluations = [int(r["step"]) for r in rows(run_dir / "evaluations.csv")]
-    expected = list(range(args.checkpoint_every, args.steps + 1, args.checkpoint_every))
+    expected = list(range(args.interval, args.run_steps + 1, args.interval))
     accumulator = EventAccumulator(str(run_dir))
     accumulator.Reload()
     folds = 0
@@ -149,8 +150,8 @@ def check_logs(run_dir: Path, args: argparse.Namespace) -> dict[str, object]:
         "progress_ordered": steps == sorted(steps),
         "progress_duplicates": len(table) - len(set(table)),
         # one evaluation in each interval [k C, (k+1) C): at the first step >= k C
-        "evaluations_ok": [s // args.checkpoint_every for s in evaluations if s <= args.steps]
-        == [s // args.checkpoint_every for s in expected]
+        "evaluations_ok": [s // args.interval for s in evaluations if s <= args.run_steps]
+        == [s // args.interval for s in expected]
         and evaluations == sorted(set(evaluations)),
         "tensorboard_folds": folds,
     }
@@ -226,8 +227,10 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=4, help="interruptions per campaign")
     parser.add_argument("--agents", default="dqn,ppo")
     parser.add_argument("--signals", default="KILL,INT,TERM")
-    parser.add_argument("--steps", type=int, default=12_000)
-    parser.add_argument("--checkpoint-every", type=int, default=1_500)
+    parser.add_argument("--steps", default="dqn=12000,ppo=60000", help="per agent")
+    parser.add_argument(
+        "--checkpoint-every", default="dqn=1500,ppo=7500", help="per agent (also evaluations)"
+    )
     parser.add_argument("--delay", type=float, nargs=2, default=(3.0, 9.0), metavar=("MIN", "MAX"))
     parser.add_argument("--soak-steps", default="dqn=150000,sac=30000", help="'' to skip")
     parser.add_argument("--soak-buffer", default="dqn=50000,sac=10000")
@@ -236,25 +239,27 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
     args.soak_buffer = parse_pairs(args.soak_buffer)
+    steps, intervals = parse_pairs(args.steps), parse_pairs(args.checkpoint_every)
     rng = random.Random(args.seed)
     root = args.workdir or Path(tempfile.mkdtemp(prefix="wnrl-chaos-"))
     root.mkdir(parents=True, exist_ok=True)
     print(f"chaos: work directory {root}", flush=True)
     ok = True
-    print(f"\nkills: {args.steps:,} steps, checkpoint and evaluation every "
-          f"{args.checkpoint_every:,}, {args.kills} interruptions per run, delays "
-          f"{args.delay[0]:g}-{args.delay[1]:g} s")  # fmt: skip
+    delays = f"{args.delay[0]:g}-{args.delay[1]:g} s"
+    print(f"\nkills: steps {args.steps}, checkpoint and evaluation every {args.checkpoint_every},"
+          f" {args.kills} interruptions per run, delays {delays}")  # fmt: skip
     header = "agent signal interrupted resumes_ok final_step logs_ok evals_ok tb_folds lost_max"
     print(header)
     for agent in filter(None, args.agents.split(",")):
         for signame in filter(None, args.signals.split(",")):
+            args.run_steps, args.interval = steps[agent], intervals[agent]
             r = kill_campaign(agent, signame, args, rng, root)
             logs_ok = r["progress_ordered"] and r["progress_duplicates"] == 0
             lost_max = max(r["lost"], default=0)
-            bound = args.checkpoint_every if signame == "KILL" else 0
+            bound = args.interval if signame == "KILL" else 0
             good = (not r["failures"] and r["model"] and logs_ok and r["evaluations_ok"]
                     and r["tensorboard_folds"] == 0 and lost_max <= bound
-                    and r["final_step"] >= args.steps)  # fmt: skip
+                    and r["final_step"] >= args.run_steps)  # fmt: skip
             ok &= good
             print(f"{agent:<5} {signame:<6} {r['interruptions']:>11} "
                   f"{'yes' if not r['failures'] else 'NO':>10} {r['final_step']:>10,} "

@@ -16,12 +16,14 @@ from pathlib import Path
 import tomllib
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
-_FLOOR = re.compile(r"^\s*([A-Za-z0-9_.\-]+(?:\[[^\]]*\])?)\s*>=\s*([0-9][^,;\s]*)\s*$")
+_FLOOR = re.compile(
+    r"^\s*([A-Za-z0-9_.\-]+(?:\[[^\]]*\])?)\s*>=\s*([0-9][^,;\s]*)\s*(?:,\s*<\s*[0-9][^,;\s]*)?\s*$"
+)
 
 
 def floor_pins(dependencies: list[str]) -> list[str]:
-    """``name[extras]>=X`` -> ``name[extras]==X``; any other form is an error (a floor must be
-    a plain lower bound to be pinned)."""
+    """``name[extras]>=X`` (or ``>=X,<Y``) -> ``name[extras]==X``; any other form is an error
+    (a floor must be a plain lower bound to be pinned)."""
     pins = []
     for requirement in dependencies:
         match = _FLOOR.match(requirement)

@@ -107,9 +107,20 @@ def test_table_numbers_figures_and_printout(runs_root: Path, tmp_path: Path, cap
     assert sorted(p.name for p in out.iterdir()) == [
         "ALE-Breakout-v5.png",
         "CartPole-v1.png",
+        "performance_profiles.png",
         "results.csv",
         "results.md",
+        "statistics.csv",
     ]
+    stats = {(r["env"], r["norm"], r["statistic"]): r for r in read_csv(out / "statistics.csv")}
+    # IQM of the final scores 20 and 10 (two runs: nothing to trim) and of one run, 8
+    assert math.isclose(float(stats[("CartPole-v1", "wn", "iqm")]["value"]), 15.0)
+    assert math.isclose(float(stats[("CartPole-v1", "none", "iqm")]["value"]), 8.0)
+    # P(wn > none) on CartPole: both runs (20, 10) beat the baseline's 8; Breakout has no
+    # baseline run, so it does not count
+    better = stats[("all", "wn", "p_improvement_over_none")]
+    assert float(better["value"]) == 1.0
+    assert "IQM normalized [95% CI]" in markdown and "P(norm > none)" in markdown
 
 
 def test_paper_columns(runs_root: Path, tmp_path: Path, capsys) -> None:
@@ -198,3 +209,34 @@ def test_bad_inputs_are_one_line_errors(runs_root: Path, tmp_path: Path, capsys)
     with pytest.raises(SystemExit):  # argparse: a bad --metric is a usage error
         cmp.main([str(runs_root), "--out", str(tmp_path / "o"), "--metric", "best"])
     assert not (tmp_path / "o").exists()
+
+
+def test_statistics_match_hand_computed_answers() -> None:
+    """IQM, bootstrap CI, normalization and probability of improvement on inputs whose answers
+    are known by hand (Agarwal et al. 2021 definitions, computed by rliable)."""
+    from wnrl.statistics import compute
+
+    scores = {
+        ("CartPole-v1", "dqn", "none"): [100, 200, 300, 400, 500, 60, 70, 80],
+        ("CartPole-v1", "dqn", "wn"): [500] * 8,
+        ("Acrobot-v1", "dqn", "none"): [-500] * 8,
+        ("Acrobot-v1", "dqn", "wn"): [-100] * 8,
+    }
+    games = {"CartPole-v1": "CartPole", "Acrobot-v1": "Acrobot"}
+    stats = compute(scores, games, reps=500, seed=0)
+    cartpole_none = stats.per_env[("dqn", "none")]["CartPole-v1"]
+    # sorted: 60 70 80 100 200 300 400 500; the middle half is 80 100 200 300
+    assert math.isclose(cartpole_none.value, 170.0)
+    assert cartpole_none.low < 170.0 < cartpole_none.high
+    wn = stats.per_env[("dqn", "wn")]["CartPole-v1"]
+    assert (wn.value, wn.low, wn.high) == (500.0, 500.0, 500.0)  # constant: a point interval
+    # normalized: CartPole (500 - 22) / (500 - 22) = 1, Acrobot (-100 + 500) / 400 = 1
+    assert np.allclose(stats.normalized[("dqn", "wn")], 1.0)
+    assert math.isclose(stats.aggregate_iqm[("dqn", "wn")].value, 1.0)
+    # P(X > Y), ties 1/2: CartPole (7 wins + 1 tie) / 8 = 0.9375, Acrobot 1.0; mean 0.96875
+    assert math.isclose(stats.improvement[("dqn", "wn")].value, 0.96875)
+    assert ("dqn", "none") not in stats.improvement
+    # an env without reference scores is normalized by the runs' own range
+    other = compute({("X-v0", "dqn", "none"): [0, 10], ("X-v0", "dqn", "wn"): [5, 10]}, reps=200)
+    assert other.references["X-v0"] == (0.0, 10.0, "runs")
+    assert np.allclose(other.normalized[("dqn", "wn")], [[0.5], [1.0]])

@@ -479,12 +479,60 @@ class Comparison:
     notes: list[str]
 
 
+#: per-run score the statistics use: the last evaluation, the best one, or the area under the
+#: curve per step (the average score over training)
+SCORES = {
+    "final": lambda run: float(run.values[-1]),
+    "max": lambda run: float(run.values.max()),
+    "auc": lambda run: area_under_curve(run.steps, run.values),
+}
+
+
+def run_scores(
+    groups: dict[tuple[str, str, str], list[Run]], score: str = "final"
+) -> dict[tuple[str, str, str], list[float]]:
+    """``(env, agent, norm) -> one score per run`` (seed order), for :mod:`wnrl.statistics`."""
+    measure = SCORES[score]
+    return {key: [measure(run) for run in runs] for key, runs in groups.items()}
+
+
+def statistics_csv(stats: Any) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["env", "agent", "norm", "runs", "statistic", "value", "ci_low", "ci_high"])
+    for (agent, norm), per_env in stats.per_env.items():
+        for env, e in per_env.items():
+            writer.writerow(
+                [env, agent, norm, stats.runs[(agent, norm)], "iqm", e.value, e.low, e.high]
+            )
+    for (agent, norm), e in stats.aggregate_iqm.items():
+        runs = stats.runs[(agent, norm)]
+        writer.writerow(["all", agent, norm, runs, "iqm_normalized", e.value, e.low, e.high])
+        better = stats.improvement.get((agent, norm))
+        if better is not None:
+            row = ["all", agent, norm, runs, "p_improvement_over_none"]
+            writer.writerow([*row, better.value, better.low, better.high])
+    return out.getvalue()
+
+
 def compare(
-    paths: Sequence[str | Path], out: str | Path, metric: str = "eval", paper: bool = False
+    paths: Sequence[str | Path],
+    out: str | Path,
+    metric: str = "eval",
+    paper: bool = False,
+    score: str = "final",
+    reps: int = 2000,
 ) -> Comparison:
-    """Read the runs under ``paths``; write ``<out>/<env>.png``, ``results.md``, ``results.csv``."""
+    """Read the runs under ``paths``; write ``<out>/<env>.png``, ``results.md``, ``results.csv``,
+    and the rliable statistics of the ``score`` of each run (``statistics.csv``,
+    ``performance_profiles.png``; the Markdown also goes into results.md)."""
+    from wnrl import statistics
     from wnrl.checkpoints import atomic_write_text
 
+    if score not in SCORES:
+        raise ConfigError(f"unknown score {score!r}; choose one of {', '.join(SCORES)}")
+    if reps < 100:
+        raise ConfigError(f"--reps must be at least 100, got {reps}")
     runs, notes = load_runs(paths, metric)
     groups = group_runs(runs)
     rows = summarize(groups)
@@ -497,7 +545,12 @@ def compare(
         figures.append(plot_env(env, groups, out / f"{env.replace('/', '-')}.png", metric, paper))
     for row in rows:
         notes += [f"{row.env} {row.agent}-{row.norm}: {note}" for note in row.notes]
-    markdown = markdown_table(rows, metric, paper)
+    stats = statistics.compute(
+        run_scores(groups, score), {row.env: game_name(row.env) for row in rows}, reps=reps
+    )
+    figures.append(statistics.plot_performance_profiles(stats, out / "performance_profiles.png"))
+    markdown = markdown_table(rows, metric, paper) + "\n" + statistics.markdown(stats, score)
+    atomic_write_text(out / "statistics.csv", statistics_csv(stats))
     title = f"# wnrl compare: {METRICS[metric]}\n\n"
     sources = ""
     if paper:
@@ -519,7 +572,10 @@ def compare(
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    result = compare(args.paths, args.out, metric=args.metric, paper=args.paper)
+    result = compare(
+        args.paths, args.out, metric=args.metric, paper=args.paper, score=args.score,
+        reps=args.reps,
+    )  # fmt: skip
     for note in result.notes:
         print(f"wnrl compare: note: {note}", file=sys.stderr)
     print(result.markdown, end="")
@@ -540,8 +596,10 @@ def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Find run directories under the given paths, group them by env x agent x "
         "norm (seeds averaged) and write <out>/<env>.png learning curves plus results.md and "
         "results.csv: the paper's maximum evaluation score, final score and area under the "
-        "curve per group (mean ± std over seeds). --paper adds the paper's and RL Zoo's "
-        "published scores.",
+        "curve per group (mean ± std over seeds), then the field's statistics (rliable): IQM "
+        "with 95% stratified-bootstrap CIs per env and aggregated, the probability of "
+        "improvement of each norm over none, performance profiles. --paper adds the paper's "
+        "and RL Zoo's published scores.",
     )
     parser.add_argument(
         "paths", nargs="+", metavar="RUN_DIR_OR_ROOT", help="run directories or roots"
@@ -555,6 +613,16 @@ def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--paper", action="store_true", help="add the paper's and RL Zoo's scores as columns"
+    )
+    parser.add_argument(
+        "--score",
+        default="final",
+        choices=tuple(SCORES),
+        help="the per-run score of the statistics (IQM, CIs, probability of improvement, "
+        "performance profiles): final (last evaluation, default), max, auc",
+    )
+    parser.add_argument(
+        "--reps", type=int, default=2000, help="bootstrap replications (default 2000)"
     )
     parser.set_defaults(handler=_cmd_compare)
     return parser

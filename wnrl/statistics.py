@@ -217,6 +217,7 @@ def plot_performance_profiles(stats: Statistics, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
     from rliable import library, plot_utils
 
     agents = sorted({agent for agent, _ in stats.normalized})
@@ -225,12 +226,14 @@ def plot_performance_profiles(stats: Statistics, path: Path) -> Path:
     for ax, agent in zip(axes[0], agents, strict=True):
         methods = {norm: m for (a, norm), m in stats.normalized.items() if a == agent}
         profiles, cis = library.create_performance_profile(methods, taus, reps=200)
+        colors = dict(zip(methods, plt.cm.tab10.colors, strict=False))
         plot_utils.plot_performance_profiles(
-            profiles, taus, performance_profile_cis=cis,
+            profiles, taus, performance_profile_cis=cis, colors=colors,
             xlabel=r"normalized score $\tau$", ax=ax,
         )  # fmt: skip
         ax.set_title(agent)
-        ax.legend(list(methods), loc="lower left", fontsize="small")
+        handles = [Line2D([0], [0], color=colors[norm], lw=2) for norm in methods]
+        ax.legend(handles, list(methods), loc="lower left", fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -536,3 +536,29 @@ def test_set_parameters_and_load_are_seen_by_the_cache(algo: str, tmp_path) -> N
         strict=True,
     ):
         torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("env_name", ["multibinary", "box", "multidiscrete"])
+def test_first_rollout_reevaluation_for_every_action_space(env_name: str) -> None:
+    """The re-evaluation hands the stored actions to the policy as SB3's train() does (float32;
+    long for Discrete), for every action space PPO takes."""
+    from stable_baselines3.common.envs import (
+        IdentityEnvBox,
+        IdentityEnvMultiBinary,
+        IdentityEnvMultiDiscrete,
+    )
+
+    make = {
+        "multibinary": lambda: IdentityEnvMultiBinary(4),
+        "box": lambda: IdentityEnvBox(eps=0.5),
+        "multidiscrete": lambda: IdentityEnvMultiDiscrete(4),
+    }[env_name]
+    model = PPO(
+        WN_POLICIES["ppo"], make(), seed=0, n_steps=64, batch_size=32, n_epochs=1,
+        policy_kwargs=dict(SMALL),
+    )  # fmt: skip
+    ddi = DataDependentInit(n_samples=64)
+    model.learn(64, callback=ddi)  # one rollout: the re-evaluated buffer is what train() used
+    assert ddi.done
+    buffer = model.rollout_buffer
+    assert np.isfinite(buffer.log_probs).all() and np.isfinite(buffer.advantages).all()

@@ -156,8 +156,9 @@ class DataDependentInit(BaseCallback):
         ):
             buffer.rewards[step, env] += model.gamma * (new - old)
         n_steps, n_envs = buffer.buffer_size, buffer.n_envs
+        # as SB3's RolloutBuffer hands them to train(): float32 (MultiBinary is stored as int8)
         actions = torch.as_tensor(
-            buffer.actions.reshape(n_steps * n_envs, -1), device=buffer.device
+            buffer.actions.reshape(n_steps * n_envs, -1).astype(np.float32), device=buffer.device
         )
         if isinstance(model.action_space, spaces.Discrete):
             actions = actions.long().flatten()

@@ -4,8 +4,10 @@ DQN and PPO on CartPole-v1 and Acrobot-v1, norms none / wn / wn+mobn, several se
 budgets (the agents' `classic` presets otherwise), run in parallel on the available cores with
 `wnrl sweep`, then summarized with `wnrl compare`: per task, agent and norm, the mean and std
 over seeds of the final evaluation return and of the area under the evaluation curve (per
-step), and the paper's measure (maximum evaluation score). Prints the Markdown table and
-writes it, with one figure per task, under --out. Whatever it shows goes into the README.
+step), and the paper's measure (maximum evaluation score), then the rliable statistics of the
+final scores (IQM with 95% bootstrap CIs per task and aggregated, probability of improvement
+over none, performance profiles). Prints the Markdown and writes it, with the figures, under
+--out. Whatever it shows goes into the README.
 
     python scripts/learning_check.py [--seeds 5] [--dqn-steps 20000] [--ppo-steps 50000]
 """

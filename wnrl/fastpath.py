@@ -1,19 +1,17 @@
-"""Speed settings that leave the computed function unchanged (issue 6).
+"""Speed settings that leave the computed function unchanged.
 
-Two levers, measured on a NatureCNN DQN train step (batch 32, 2 CPU cores, torch 2.13):
+Two levers (their measured effect is in the README's Performance section):
 
 * **Channels-last convolution inputs.** oneDNN (the CPU) runs convolutions fastest on NHWC
   tensors, but SB3 hands its CNNs NCHW observations, so every convolution pays for a layout
-  conversion or a slower kernel: NatureCNN forward+backward at batch 32 took 11.0 ms NCHW and
-  7.9 ms with channels-last inputs. :func:`use_channels_last` adds a forward pre-hook to every
+  conversion or a slower kernel. :func:`use_channels_last` adds a forward pre-hook to every
   2-D convolution that hands it a channels-last copy of its CPU input (CUDA, not measured yet,
   keeps NCHW). The memory layout changes, the values do not (outputs agree to float rounding;
   the parameters keep their layout, so checkpoints are unchanged).
 * **Fused optimizers.** torch's optimizers default to a per-tensor Python loop on the CPU;
-  Adam's fused kernel (one pass over each tensor) stepped NatureCNN's 1.7M parameters in
-  0.63 ms against 1.93 ms with ``foreach`` and 4.59 ms with the loop.
-  :func:`fast_optimizer_kwargs` picks ``fused=True`` where the optimizer has a fused kernel,
-  else ``foreach=True``, unless the caller chose.
+  the fused kernel makes one pass over each tensor. :func:`fast_optimizer_kwargs` picks
+  ``fused=True`` where the optimizer has a fused kernel, else ``foreach=True``, unless the
+  caller chose.
 
 Imports torch only, like :mod:`wnrl.layers`.
 """

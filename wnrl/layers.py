@@ -55,7 +55,7 @@ __all__ = [
 DEFAULT_EPS = 1e-12
 
 #: Linear layers with at least this many weights use eq. 3's cheap form (see
-#: ``WeightNormLinear.forward``); measured on 2 CPU cores with ``scripts/bench_layers.py``.
+#: ``WeightNormLinear.forward``); chosen with ``scripts/bench_layers.py``.
 CHEAP_FORM_MIN_WEIGHTS = 1 << 18
 
 
@@ -115,8 +115,8 @@ _FUSED_WEIGHT_NORM = getattr(torch, "_weight_norm_interface", None)
 def _differentiable_weight(v: Tensor, g: Tensor, eps: float) -> Tensor:
     """Eq. 2 with autograd, the gradients of eq. 3-4 included; the train-step path.
 
-    On the CPU it uses torch's fused weight-norm kernel (one pass forward, one backward: the
-    composed formula costs ~25% more on a NatureCNN train step) and falls back to the
+    On the CPU it uses torch's fused weight-norm kernel (one pass forward, one backward: faster
+    than the composed formula on a NatureCNN train step) and falls back to the
     eps-guarded formula when some ``||v|| = 0``, where the fused kernel gives NaN
     (pytorch/pytorch#19126). Elsewhere the check would force a device sync, so the guarded
     formula is used directly.
@@ -147,8 +147,7 @@ class _WeightNormLinearFunction(torch.autograd.Function):
     ``dg_j = c_j / ||v_j||`` (eq. 3) and ``dv_j = s_j (dy^T x)_j - s_j c_j / ||v_j||^2 v_j``,
     which is eq. 4, ``(g/||v||) M_w dw`` with ``dw = dy^T x``, written so that the backward
     pass allocates one weight-sized tensor (the matmul's result, corrected in place) and the
-    forward pass none: on a DQN train step this is the difference between ~18% and ~5% over a
-    plain layer. First-order gradients only (``create_graph`` is not supported).
+    forward pass none. First-order gradients only (``create_graph`` is not supported).
     """
 
     @staticmethod

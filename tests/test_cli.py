@@ -313,6 +313,10 @@ BAD_INPUTS = [
         ["train", "dqn", "CartPole-v1", "--hp", "policy_kwargs.channels_last=maybe"],
         "channels_last must be true or false, got 'maybe'",
     ),
+    (
+        ["train", "dqn", "CartPole-v1", "--hp", "policy_kwargs.plain_heads=maybe"],
+        "plain_heads must be true or false, got 'maybe'",
+    ),
     (["train", "dqn", "CartPole-v1", "--steps", "0"], "--steps must be a positive integer"),
     (["train", "dqn", "CartPole-v1", "--device", "cuda"], "no CUDA GPU is available"),
     (["train", "ppo", "CartPole-v1", "--hp", "batch_size=1"], "`batch_size` must be greater"),

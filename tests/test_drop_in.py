@@ -562,3 +562,17 @@ def test_first_rollout_reevaluation_for_every_action_space(env_name: str) -> Non
     assert ddi.done
     buffer = model.rollout_buffer
     assert np.isfinite(buffer.log_probs).all() and np.isfinite(buffer.advantages).all()
+
+
+@pytest.mark.parametrize("algo", list(ALGOS))
+def test_plain_heads_ablation_keeps_output_layers_plain(algo: str, tmp_path) -> None:
+    model = build(algo, norm="wn", plain_heads=True)
+    heads = model.policy.output_heads()
+    assert heads and all(type(head) is nn.Linear for head in heads)
+    hidden = [m for m in model.policy.modules() if isinstance(m, WeightNormLinear)]
+    assert hidden and not any(m in heads for m in hidden)
+    model.learn(48, callback=DataDependentInit(n_samples=16))  # DDI rescales plain heads too
+    path = tmp_path / "model.zip"
+    model.save(path)
+    loaded = ALGOS[algo].load(path)
+    assert loaded.policy.plain_heads and structure(loaded.policy) == structure(model.policy)

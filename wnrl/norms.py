@@ -67,7 +67,9 @@ class NormalizedLayer(nn.Sequential):
     ``nn.Sequential``). Its own class marks it as converted, so converting again skips it."""
 
 
-def _convert_layer(layer: nn.Module, norm: str, is_head: bool) -> nn.Module:
+def _convert_layer(layer: nn.Module, norm: str, is_head: bool, plain_heads: bool) -> nn.Module:
+    if is_head and plain_heads:
+        return layer
     if uses_weight_norm(norm):
         if norm == "wn+mobn" and not is_head:
             # paper sec. 4: the layer's bias is dropped and b is added after the mean subtraction
@@ -81,12 +83,16 @@ def _convert_layer(layer: nn.Module, norm: str, is_head: bool) -> nn.Module:
     return pair
 
 
-def apply_norm(module: nn.Module, norm: str, heads: Collection[nn.Module] = ()) -> int:
+def apply_norm(
+    module: nn.Module, norm: str, heads: Collection[nn.Module] = (), plain_heads: bool = False
+) -> int:
     """Rewrite ``module``'s plain Linear/Conv2d layers for ``norm``, in place; returns how many
     were rewritten.
 
     ``heads``: the output layers (no normalization layer is inserted after them; under weight
-    norm they are weight-normalized like every other layer). Modules shared between several
+    norm they are weight-normalized like every other layer, unless ``plain_heads``: then they
+    stay plain, as in normalized RL networks that treat the output layer apart). Modules
+    shared between several
     parents are converted once and stay shared; layers converted before are left alone. Build
     optimizers after this call: the converted layers have new parameters.
     """
@@ -100,10 +106,11 @@ def apply_norm(module: nn.Module, norm: str, heads: Collection[nn.Module] = ()) 
         for name, child in list(parent.named_children()):
             if type(child) in (nn.Linear, nn.Conv2d):
                 if id(child) not in replaced:
-                    replaced[id(child)] = _convert_layer(child, norm, id(child) in head_ids)
+                    is_head = id(child) in head_ids
+                    replaced[id(child)] = _convert_layer(child, norm, is_head, plain_heads)
                 setattr(parent, name, replaced[id(child)])
             elif not isinstance(child, NormalizedLayer):
                 visit(child)
 
     visit(module)
-    return len(replaced)
+    return sum(1 for old, new in replaced.items() if new is not None and id(new) != old)

@@ -128,13 +128,14 @@ def _last_linear(module: nn.Module) -> nn.Module:
     return found[-1]
 
 
-def _check_settings(norm: str, channels_last: Any) -> None:
+def _check_settings(norm: str, channels_last: Any, plain_heads: Any = False) -> None:
     try:
         check_norm(norm)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    if not isinstance(channels_last, bool):
-        raise ConfigError(f"channels_last must be true or false, got {channels_last!r}")
+    for name, value in (("channels_last", channels_last), ("plain_heads", plain_heads)):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, got {value!r}")
 
 
 class _TracksOptimizerWrites:
@@ -166,13 +167,22 @@ class _NormalizedNetwork(_TracksOptimizerWrites, FastImageInput):
 
     norm: str
     channels_last: bool
+    plain_heads: bool
 
-    def __init__(self, *args: Any, norm: str = "none", channels_last: bool = False, **kwargs: Any):
-        _check_settings(norm, channels_last)
+    def __init__(
+        self,
+        *args: Any,
+        norm: str = "none",
+        channels_last: bool = False,
+        plain_heads: bool = False,
+        **kwargs: Any,
+    ):
+        _check_settings(norm, channels_last, plain_heads)
         super().__init__(*args, **kwargs)
         self.norm = norm
         self.channels_last = channels_last
-        apply_norm(self, norm, heads=list(self.output_heads()))  # type: ignore[arg-type]
+        self.plain_heads = plain_heads
+        apply_norm(self, norm, heads=list(self.output_heads()), plain_heads=plain_heads)  # type: ignore[arg-type]
         extractor = getattr(self, "features_extractor", None)
         self.image_channels_last = channels_last and _channels_last_around_nature_cnn([extractor])
 
@@ -182,7 +192,7 @@ class _NormalizedNetwork(_TracksOptimizerWrites, FastImageInput):
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()  # type: ignore[misc]
-        data.update(norm=self.norm, channels_last=self.channels_last)
+        data.update(norm=self.norm, channels_last=self.channels_last, plain_heads=self.plain_heads)
         return data
 
 
@@ -293,9 +303,13 @@ class _NormalizedPolicy(_TracksOptimizerWrites):
         lr_schedule: Callable[[float], float],
         norm: str = "wn",
         channels_last: bool = True,
+        plain_heads: bool = False,
         **kwargs: Any,
     ) -> None:
         """SB3's policy built as usual (every SB3 argument works), with ``norm`` layers.
+
+        ``plain_heads`` leaves the output layers (Q, action, value heads) plain under weight
+        norm: an ablation of paper sec. 2.1's effective step size ``g/||v||`` on the heads.
 
         ``channels_last`` feeds the convolutions of SB3's NatureCNN NHWC inputs on the CPU (same
         function, faster kernels: :func:`wnrl.fastpath.use_channels_last`; custom extractors
@@ -304,10 +318,11 @@ class _NormalizedPolicy(_TracksOptimizerWrites):
         ``optimizer_kwargs`` choose an implementation, the optimizer runs its fused (else
         foreach) kernels (:func:`wnrl.fastpath.fast_optimizer_kwargs`).
         """
-        _check_settings(norm, channels_last)
+        _check_settings(norm, channels_last, plain_heads)
         # set before SB3's constructor: its _build calls the make_* hooks, which read them
         self.norm = norm
         self.channels_last = channels_last
+        self.plain_heads = plain_heads
         if "features_extractor_class" not in kwargs:
             kwargs["features_extractor_class"] = self.default_extractor or (
                 default_features_extractor(observation_space, kwargs.get("normalize_images", True))
@@ -323,7 +338,12 @@ class _NormalizedPolicy(_TracksOptimizerWrites):
             enable_inference_cache(network)
 
     def _network_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        return {**kwargs, "norm": self.norm, "channels_last": self.channels_last}
+        return {
+            **kwargs,
+            "norm": self.norm,
+            "channels_last": self.channels_last,
+            "plain_heads": self.plain_heads,
+        }
 
     def _make_network(
         self, cls: type[nn.Module], kwargs: dict[str, Any], features_extractor: Any = None
@@ -350,6 +370,7 @@ class _NormalizedPolicy(_TracksOptimizerWrites):
         data = super()._get_constructor_parameters()  # type: ignore[misc]
         data["norm"] = self.norm
         data["channels_last"] = self.channels_last
+        data["plain_heads"] = self.plain_heads
         data["optimizer_kwargs"] = dict(self._chosen_optimizer_kwargs)
         return data
 
@@ -469,7 +490,8 @@ class WNActorCriticPolicy(_NormalizedPolicy, ActorCriticPolicy):
         """SB3's ``_build`` (networks, orthogonal init, optimizer), then the ``norm`` rewrite;
         the optimizer is then built again exactly as SB3 builds it, on the new parameters."""
         super()._build(lr_schedule)  # type: ignore[misc]
-        if apply_norm(self, self.norm, heads=list(self.output_heads())):
+        heads = list(self.output_heads())
+        if apply_norm(self, self.norm, heads=heads, plain_heads=self.plain_heads):
             self.optimizer = self.optimizer_class(  # type: ignore[call-arg]
                 self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
             )

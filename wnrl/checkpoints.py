@@ -156,11 +156,24 @@ def _write_error(name: str, root: Path, error: OSError) -> CheckpointWriteError:
     return CheckpointWriteError(f"cannot write checkpoint {name} in {root}: {reason}; {kept}")
 
 
+def _is_checkpoint_name(name: str) -> bool:
+    """A plain directory name inside ``checkpoints/`` (what ``latest`` may hold)."""
+    return (
+        bool(name)
+        and "\n" not in name
+        and name not in (".", "..")
+        and "/" not in name
+        and (os.sep not in name)
+    )
+
+
 def _pointer_name(pointer: Path) -> str | None:
+    """The checkpoint name ``latest`` holds, or None if it is missing, unreadable or corrupt."""
     try:
-        return pointer.read_text(encoding="utf-8").strip() or None
+        name = pointer.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
         return None
+    return name if _is_checkpoint_name(name) else None
 
 
 def _prune(root: Path, keep: int, current: str) -> None:
@@ -200,7 +213,7 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
         name = pointer.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as error:
         raise WnrlError(f"cannot read {pointer}: {type(error).__name__}") from error
-    if not name or "\n" in name or name in (".", "..") or "/" in name or os.sep in name:
+    if not _is_checkpoint_name(name):
         raise WnrlError(f"corrupt {pointer}: it should hold a checkpoint name, got {name!r:.60}")
     path = root / name
     if not (path / MODEL).is_file():
@@ -224,7 +237,7 @@ def resume_candidates(run_dir: Path) -> Iterator[Path]:
     root = run_dir / CHECKPOINTS
     named = _pointer_name(root / LATEST)
     seen = set()
-    if named and "/" not in named and named not in (".", "..") and (root / named).is_dir():
+    if named and (root / named).is_dir():
         seen.add(named)
         yield root / named
     others = [p for p in root.glob("step-*") if p.is_dir() and p.name not in seen]

@@ -496,25 +496,6 @@ def run_scores(
     return {key: [measure(run) for run in runs] for key, runs in groups.items()}
 
 
-def statistics_csv(stats: Any) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["env", "agent", "norm", "runs", "statistic", "value", "ci_low", "ci_high"])
-    for (agent, norm), per_env in stats.per_env.items():
-        for env, e in per_env.items():
-            writer.writerow(
-                [env, agent, norm, stats.runs[(agent, norm)], "iqm", e.value, e.low, e.high]
-            )
-    for (agent, norm), e in stats.aggregate_iqm.items():
-        runs = stats.runs[(agent, norm)]
-        writer.writerow(["all", agent, norm, runs, "iqm_normalized", e.value, e.low, e.high])
-        better = stats.improvement.get((agent, norm))
-        if better is not None:
-            row = ["all", agent, norm, runs, "p_improvement_over_none"]
-            writer.writerow([*row, better.value, better.low, better.high])
-    return out.getvalue()
-
-
 def compare(
     paths: Sequence[str | Path],
     out: str | Path,
@@ -550,7 +531,7 @@ def compare(
     )
     figures.append(statistics.plot_performance_profiles(stats, out / "performance_profiles.png"))
     markdown = markdown_table(rows, metric, paper) + "\n" + statistics.markdown(stats, score)
-    atomic_write_text(out / "statistics.csv", statistics_csv(stats))
+    atomic_write_text(out / "statistics.csv", statistics.to_csv(stats))
     title = f"# wnrl compare: {METRICS[metric]}\n\n"
     sources = ""
     if paper:

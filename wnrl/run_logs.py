@@ -19,7 +19,12 @@ import io
 import os
 from pathlib import Path
 
-from stable_baselines3.common.logger import CSVOutputFormat, Logger, TensorBoardOutputFormat
+from stable_baselines3.common.logger import (
+    CSVOutputFormat,
+    Logger,
+    TensorBoardOutputFormat,
+    configure,
+)
 from torch.utils.tensorboard import SummaryWriter
 
 from wnrl.checkpoints import atomic_write_text
@@ -95,9 +100,7 @@ def run_logger(run_dir: Path, resumed_from: int | None) -> tuple[Logger, int]:
     folder = str(run_dir)
     os.makedirs(folder, exist_ok=True)
     if resumed_from is None:
-        csv_format = CSVOutputFormat(os.path.join(folder, PROGRESS))
-        formats = [TensorBoardOutputFormat(folder), csv_format]
-        return Logger(folder=folder, output_formats=formats), 0
+        return configure(folder, ["tensorboard", "csv"]), 0
     csv_format = ContinuedCSVOutputFormat(os.path.join(folder, PROGRESS), resumed_from)
     formats = [ContinuedTensorBoardOutputFormat(folder, resumed_from), csv_format]
     return Logger(folder=folder, output_formats=formats), csv_format.dropped

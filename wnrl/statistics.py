@@ -16,12 +16,15 @@ For each agent x norm, the score of every run on every env (a seeds x envs matri
 
 from __future__ import annotations
 
+import csv
+import io
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from rliable import library, metrics
 
 #: (random policy, best reference) score per env, for normalization. Atari: random and human
 #: scores of Mnih et al. (2015), Nature, extended data table 2. Classic control: a uniformly
@@ -76,8 +79,6 @@ def _reference(env: str, game: str, observed: np.ndarray) -> tuple[float, float,
 
 
 def _interval(scores: Mapping[str, np.ndarray], func, reps: int, seed: int) -> dict[str, Estimate]:
-    from rliable import library
-
     with warnings.catch_warnings():  # arch's notice about rliable's random_state argument
         warnings.simplefilter("ignore", FutureWarning)
         points, intervals = library.get_interval_estimates(
@@ -104,8 +105,6 @@ def compute(
     between envs, each env contributes its first ``n`` runs (the fewest any env of that
     method has; ``Statistics.runs``).
     """
-    from rliable import metrics
-
     game_of = dict(game_of or {})
     envs = sorted({env for env, _, _ in scores})
     methods = sorted({(agent, norm) for _, agent, norm in scores})
@@ -170,6 +169,26 @@ def compute(
     )
 
 
+def to_csv(stats: Statistics) -> str:
+    """One row per estimate: env (or ``all``), agent, norm, runs, statistic, value, CI."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["env", "agent", "norm", "runs", "statistic", "value", "ci_low", "ci_high"])
+    for (agent, norm), per_env in stats.per_env.items():
+        for env, e in per_env.items():
+            writer.writerow(
+                [env, agent, norm, stats.runs[(agent, norm)], "iqm", e.value, e.low, e.high]
+            )
+    for (agent, norm), e in stats.aggregate_iqm.items():
+        runs = stats.runs[(agent, norm)]
+        writer.writerow(["all", agent, norm, runs, "iqm_normalized", e.value, e.low, e.high])
+        better = stats.improvement.get((agent, norm))
+        if better is not None:
+            row = ["all", agent, norm, runs, "p_improvement_over_none"]
+            writer.writerow([*row, better.value, better.low, better.high])
+    return out.getvalue()
+
+
 def _ci(estimate: Estimate, digits: int = 2) -> str:
     return f"{estimate.value:.{digits}f} [{estimate.low:.{digits}f}, {estimate.high:.{digits}f}]"
 
@@ -218,7 +237,7 @@ def plot_performance_profiles(stats: Statistics, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
-    from rliable import library, plot_utils
+    from rliable import plot_utils  # imports pyplot: after the Agg backend is chosen
 
     agents = sorted({agent for agent, _ in stats.normalized})
     figure, axes = plt.subplots(1, len(agents), figsize=(5 * len(agents), 3.6), squeeze=False)

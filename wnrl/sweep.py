@@ -331,11 +331,11 @@ def _clean_for_restart(run_dir: Path) -> None:
     import shutil
 
     from wnrl.checkpoints import CHECKPOINTS
-    from wnrl.rundir import CONFIG, EVALUATIONS
+    from wnrl.rundir import CONFIG, EVALUATIONS, PROGRESS
 
     if not run_dir.is_dir():
         return
-    for path in [*run_dir.glob("events.out.tfevents.*"), run_dir / "progress.csv"]:
+    for path in [*run_dir.glob("events.out.tfevents.*"), run_dir / PROGRESS]:
         path.unlink(missing_ok=True)
     for name in (EVALUATIONS, CONFIG):
         (run_dir / name).unlink(missing_ok=True)

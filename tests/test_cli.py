@@ -388,12 +388,12 @@ OFF_POLICY = ("dqn", "qrdqn", "sac", "td3")
 def test_a_defect_in_wnrl_is_not_reported_as_bad_input(error, tmp_path: Path, capsys, monkeypatch):
     """An error raised inside wnrl while building a run keeps its traceback and exits 1: exit
     2 is for input the user gave."""
-    import wnrl.policies
+    import wnrl.networks
 
     def broken(*args, **kwargs):
         raise error("a wnrl defect")
 
-    monkeypatch.setattr(wnrl.policies, "apply_norm", broken)
+    monkeypatch.setattr(wnrl.networks, "apply_norm", broken)  # DQN's network normalizes itself
     argv = ["train", "dqn", "CartPole-v1", "--steps", "64", "--logdir", str(tmp_path)]
     assert main(argv) == 1
     err = capsys.readouterr().err

@@ -57,7 +57,7 @@ from sb3_contrib import QRDQN
 from sb3_contrib.qrdqn.policies import QRDQNPolicy, QuantileNetwork
 from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy, ContinuousCritic
+from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.torch_layers import (
     BaseFeaturesExtractor,
@@ -66,23 +66,28 @@ from stable_baselines3.common.torch_layers import (
     NatureCNN,
 )
 from stable_baselines3.dqn.policies import DQNPolicy, QNetwork
-from stable_baselines3.sac.policies import Actor as SACActor
 from stable_baselines3.sac.policies import SACPolicy
-from stable_baselines3.td3.policies import Actor as TD3Actor
 from stable_baselines3.td3.policies import TD3Policy
 from torch import nn
 
-from wnrl.errors import ConfigError
-from wnrl.fastpath import fast_optimizer_kwargs, use_channels_last
+from wnrl.fastpath import fast_optimizer_kwargs
 from wnrl.layers import (
     LayerInitStats,
-    WeightNormLinear,
     data_dependent_init,
     enable_inference_cache,
-    track_optimizer_writes,
 )
-from wnrl.norms import NORMS, apply_norm, check_norm
-from wnrl.preprocessing import FastImageInput, fast_image_input
+from wnrl.networks import (
+    TracksOptimizerWrites,
+    WNContinuousCritic,
+    WNQNetwork,
+    WNQuantileNetwork,
+    WNSACActor,
+    WNTD3Actor,
+    channels_last_around_nature_cnn,
+    check_settings,
+)
+from wnrl.norms import NORMS, apply_norm
+from wnrl.preprocessing import fast_image_input
 
 __all__ = [
     "WNDQNPolicy",
@@ -102,8 +107,6 @@ __all__ = [
 #: Default data-dependent init scale per output-head role (hidden layers: 1.0, the paper's).
 DEFAULT_HEAD_SCALES: dict[str, float] = {"policy": 0.01, "value": 1.0, "q": 1.0}
 
-_LINEAR_TYPES = (nn.Linear, WeightNormLinear)
-
 
 def default_features_extractor(
     observation_space: spaces.Space, normalize_images: bool = True
@@ -120,161 +123,6 @@ def default_features_extractor(
     return FlattenExtractor
 
 
-def _last_linear(module: nn.Module) -> nn.Module:
-    """The last Linear-like layer of a network, in registration (= forward) order."""
-    found = [m for m in module.modules() if isinstance(m, _LINEAR_TYPES)]
-    if not found:
-        raise ValueError(f"no linear output layer in {type(module).__name__}")
-    return found[-1]
-
-
-def _check_settings(norm: str, channels_last: Any, plain_heads: Any = False) -> None:
-    try:
-        check_norm(norm)
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
-    for name, value in (("channels_last", channels_last), ("plain_heads", plain_heads)):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{name} must be true or false, got {value!r}")
-
-
-class _TracksOptimizerWrites:
-    """Every optimizer assigned to ``self.optimizer`` (by SB3's ``_build``, or by the user) gets
-    :func:`wnrl.layers.track_optimizer_writes`: fused kernels then bump version counters, and
-    the inference cache of the acting networks sees every step."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, value)
-        if name == "optimizer" and isinstance(value, torch.optim.Optimizer):
-            track_optimizer_writes(value)
-
-
-def _channels_last_around_nature_cnn(extractors: list[Any]) -> bool:
-    """Channels-last conv inputs for SB3's own ``NatureCNN`` extractors (which flatten with
-    ``nn.Flatten``; a custom extractor may ``.view`` its conv outputs, which needs NCHW).
-    Returns whether every one of ``extractors`` takes channels-last image inputs."""
-    present = [extractor for extractor in extractors if extractor is not None]
-    for extractor in present:
-        if type(extractor) is NatureCNN:
-            use_channels_last(extractor)
-    return bool(present) and all(type(extractor) is NatureCNN for extractor in present)
-
-
-class _NormalizedNetwork(_TracksOptimizerWrites, FastImageInput):
-    """What every network a wnrl policy builds adds to its SB3 class (``QNetwork``, ``Actor``,
-    ``ContinuousCritic``...): the ``norm`` rewrite at construction, recorded in the constructor
-    parameters, one-pass image input and channels-last NatureCNN convolutions."""
-
-    norm: str
-    channels_last: bool
-    plain_heads: bool
-
-    def __init__(
-        self,
-        *args: Any,
-        norm: str = "none",
-        channels_last: bool = False,
-        plain_heads: bool = False,
-        **kwargs: Any,
-    ):
-        _check_settings(norm, channels_last, plain_heads)
-        super().__init__(*args, **kwargs)
-        self.norm = norm
-        self.channels_last = channels_last
-        self.plain_heads = plain_heads
-        apply_norm(self, norm, heads=list(self.output_heads()), plain_heads=plain_heads)  # type: ignore[arg-type]
-        extractor = getattr(self, "features_extractor", None)
-        self.image_channels_last = channels_last and _channels_last_around_nature_cnn([extractor])
-
-    @abstractmethod
-    def output_heads(self) -> dict[nn.Module, str]:
-        """This network's output layers and their roles (policy, value or q)."""
-
-    def _get_constructor_parameters(self) -> dict[str, Any]:
-        data = super()._get_constructor_parameters()  # type: ignore[misc]
-        data.update(norm=self.norm, channels_last=self.channels_last, plain_heads=self.plain_heads)
-        return data
-
-
-class WNQNetwork(_NormalizedNetwork, QNetwork):
-    """SB3's ``QNetwork`` (DQN), normalized at construction."""
-
-    def output_heads(self) -> dict[nn.Module, str]:
-        return {_last_linear(self.q_net): "q"}
-
-
-class WNQuantileNetwork(_NormalizedNetwork, QuantileNetwork):
-    """sb3-contrib's ``QuantileNetwork`` (QR-DQN), normalized at construction."""
-
-    def output_heads(self) -> dict[nn.Module, str]:
-        return {_last_linear(self.quantile_net): "q"}
-
-
-class WNSACActor(_NormalizedNetwork, SACActor):
-    """SB3's SAC ``Actor``, normalized at construction (mean and log-std heads: policy)."""
-
-    def output_heads(self) -> dict[nn.Module, str]:
-        heads = {_last_linear(self.mu): "policy"}
-        if isinstance(self.log_std, nn.Module):
-            heads[_last_linear(self.log_std)] = "policy"
-        return heads
-
-
-class WNTD3Actor(_NormalizedNetwork, TD3Actor):
-    """SB3's TD3 ``Actor``, normalized at construction (action head: policy)."""
-
-    def output_heads(self) -> dict[nn.Module, str]:
-        return {_last_linear(self.mu): "policy"}
-
-
-class WNContinuousCritic(_NormalizedNetwork, ContinuousCritic):
-    """SB3's ``ContinuousCritic`` (SAC, TD3), normalized at construction (Q heads: q).
-
-    Unlike SB3's, it records every constructor argument, so ``BaseModel.load`` rebuilds it.
-    """
-
-    def __init__(
-        self,
-        observation_space: spaces.Space,
-        action_space: spaces.Box,
-        net_arch: list[int],
-        features_extractor: BaseFeaturesExtractor,
-        features_dim: int,
-        activation_fn: type[nn.Module] = nn.ReLU,
-        normalize_images: bool = True,
-        n_critics: int = 2,
-        share_features_extractor: bool = True,
-        **settings: Any,
-    ) -> None:
-        super().__init__(
-            observation_space,
-            action_space,
-            net_arch,
-            features_extractor,
-            features_dim,
-            activation_fn,
-            normalize_images,
-            n_critics,
-            share_features_extractor,
-            **settings,
-        )
-        self._architecture = {
-            "net_arch": list(net_arch),
-            "features_dim": features_dim,
-            "activation_fn": activation_fn,
-            "n_critics": n_critics,
-            "share_features_extractor": share_features_extractor,
-        }
-
-    def _get_constructor_parameters(self) -> dict[str, Any]:
-        data = super()._get_constructor_parameters()
-        data.update(self._architecture, features_extractor=self.features_extractor)
-        return data
-
-    def output_heads(self) -> dict[nn.Module, str]:
-        return {_last_linear(q): "q" for q in self.q_networks}
-
-
 @dataclass
 class DDIPass:
     """One network to initialize: how to run a batch through it, and its target copies."""
@@ -286,7 +134,7 @@ class DDIPass:
     targets: tuple[nn.Module, ...] = ()
 
 
-class _NormalizedPolicy(_TracksOptimizerWrites):
+class _NormalizedPolicy(TracksOptimizerWrites):
     """What every wnrl policy adds to its SB3 base class: ``norm``, SB3's extractor variants,
     the acting networks' inference cache, fast optimizer kernels and DDI."""
 
@@ -318,7 +166,7 @@ class _NormalizedPolicy(_TracksOptimizerWrites):
         ``optimizer_kwargs`` choose an implementation, the optimizer runs its fused (else
         foreach) kernels (:func:`wnrl.fastpath.fast_optimizer_kwargs`).
         """
-        _check_settings(norm, channels_last, plain_heads)
+        check_settings(norm, channels_last, plain_heads)
         # set before SB3's constructor: its _build calls the make_* hooks, which read them
         self.norm = norm
         self.channels_last = channels_last
@@ -499,7 +347,7 @@ class WNActorCriticPolicy(_NormalizedPolicy, ActorCriticPolicy):
             getattr(self, name, None)
             for name in ("features_extractor", "pi_features_extractor", "vf_features_extractor")
         ]
-        self.image_channels_last = self.channels_last and _channels_last_around_nature_cnn(
+        self.image_channels_last = self.channels_last and channels_last_around_nature_cnn(
             extractors
         )
 

@@ -200,9 +200,10 @@ def test_weight_norm_logger_writes_tensorboard_scalars(tmp_path: Path) -> None:
     logger = WeightNormLogger(every=40)
     model.learn(300, callback=[DataDependentInit(n_samples=32), logger], log_interval=1)
     data = scalars(tmp_path)
-    for layer in ("q_net.q_net.0", "q_net.q_net.2"):
-        for stat in ("v_norm", "g_mean", "g_std", "step_scale"):
-            assert f"weight_norm/{layer}/{stat}" in data, sorted(data)
+    for stat in ("v_norm", "g_mean", "g_std", "step_scale"):
+        assert f"weight_norm/q_net.q_net.0/{stat}" in data, sorted(data)
+    assert not any(tag.startswith("weight_norm/q_net.q_net.2/") for tag in data)  # plain head
+    assert "ddi/q_net/q_net.2/sigma" in data  # DDI rescales the plain head too
     assert "ddi/q_net/q_net.0/sigma" in data
     assert not any("q_net_target" in tag for tag in data)  # targets are copies: not logged
     # the last values are those of the final network (written at the end of training)

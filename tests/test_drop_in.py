@@ -13,8 +13,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from sb3_contrib import QRDQN
-from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
+from small_models import ALGOS, DISCRETE, SMALL, build, env_id, small_kwargs, structure
+from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.envs import FakeImageEnv, SimpleMultiObsEnv
 from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
@@ -30,39 +30,6 @@ from wnrl.callbacks import DataDependentInit
 from wnrl.layers import WeightNormConv2d, WeightNormLinear
 from wnrl.norms import NORMS
 from wnrl.policies import POLICY_NAMES, WN_POLICIES
-
-DISCRETE = {"dqn": DQN, "qrdqn": QRDQN, "ppo": PPO, "a2c": A2C}
-CONTINUOUS = {"sac": SAC, "td3": TD3}
-ALGOS = {**DISCRETE, **CONTINUOUS}
-SMALL = {"net_arch": [16, 16]}
-
-
-def small_kwargs(algo: str) -> dict:
-    """Hyperparameters that make a model cheap to build and to train for a few steps."""
-    if algo in ("dqn", "qrdqn"):
-        return {"learning_starts": 16, "batch_size": 8, "buffer_size": 500}
-    if algo in ("sac", "td3"):
-        return {"learning_starts": 16, "batch_size": 8, "buffer_size": 500}
-    if algo == "ppo":
-        return {"n_steps": 16, "batch_size": 8, "n_epochs": 1}
-    return {"n_steps": 8}
-
-
-def env_id(algo: str) -> str:
-    return "Pendulum-v1" if algo in CONTINUOUS else "CartPole-v1"
-
-
-def build(algo: str, policy=None, env=None, **policy_kwargs):
-    kwargs = {**SMALL, **policy_kwargs}
-    return ALGOS[algo](
-        policy or WN_POLICIES[algo],
-        env or env_id(algo),
-        seed=0,
-        device="cpu",
-        policy_kwargs=kwargs,
-        **small_kwargs(algo),
-    )
-
 
 # --- 1. memory stays bounded over a long run ---------------------------------------------
 
@@ -194,10 +161,6 @@ NETWORKS = (
     "critic",
     "critic_target",
 )
-
-
-def structure(module: nn.Module) -> list[tuple[str, type]]:
-    return [(name, type(m)) for name, m in module.named_modules()]
 
 
 @pytest.mark.parametrize("norm", NORMS)
@@ -562,17 +525,3 @@ def test_first_rollout_reevaluation_for_every_action_space(env_name: str) -> Non
     assert ddi.done
     buffer = model.rollout_buffer
     assert np.isfinite(buffer.log_probs).all() and np.isfinite(buffer.advantages).all()
-
-
-@pytest.mark.parametrize("algo", list(ALGOS))
-def test_plain_heads_ablation_keeps_output_layers_plain(algo: str, tmp_path) -> None:
-    model = build(algo, norm="wn", plain_heads=True)
-    heads = model.policy.output_heads()
-    assert heads and all(type(head) is nn.Linear for head in heads)
-    hidden = [m for m in model.policy.modules() if isinstance(m, WeightNormLinear)]
-    assert hidden and not any(m in heads for m in hidden)
-    model.learn(48, callback=DataDependentInit(n_samples=16))  # DDI rescales plain heads too
-    path = tmp_path / "model.zip"
-    model.save(path)
-    loaded = ALGOS[algo].load(path)
-    assert loaded.policy.plain_heads and structure(loaded.policy) == structure(model.policy)

@@ -87,8 +87,11 @@ def check_structure(policy: nn.Module, norm: str) -> None:
         "wn+mobn": (MeanOnlyBatchNorm,),
     }.get(norm, ())
     inserted = [m for m in policy.modules() if extra and isinstance(m, extra)]
-    if norm in ("wn", "wn+mobn"):
-        assert wn and not plain_layers(policy), plain_layers(policy)
+    if norm in ("wn", "wn+mobn", "wn+proj"):
+        # every hidden layer weight-normalized; the output heads plain (the default)
+        heads = {id(head) for head in policy.output_heads()}
+        plain = {id(m) for m in policy.modules() if type(m) in (nn.Linear, nn.Conv2d)}
+        assert wn and heads and plain == heads, plain_layers(policy)
     else:
         assert not wn and plain_layers(policy)
     if norm in ("ln", "bn", "wn+mobn"):
@@ -203,7 +206,12 @@ def test_norm_none_is_sb3s_own_network(algo: str, sb3_policy: str) -> None:
 def test_orthogonal_init_carries_over_to_weight_norm_layers() -> None:
     """SB3's ortho init (gain 0.01 on the action head) is the WN layers' starting weight."""
     plain = PPO(WNActorCriticPolicy, "CartPole-v1", seed=1, policy_kwargs={"norm": "none"})
-    wn = PPO(WNActorCriticPolicy, "CartPole-v1", seed=1, policy_kwargs={"norm": "wn"})
+    wn = PPO(
+        WNActorCriticPolicy,
+        "CartPole-v1",
+        seed=1,
+        policy_kwargs={"norm": "wn", "plain_heads": False},
+    )
     head = wn.policy.action_net
     assert isinstance(head, WeightNormLinear)
     torch.testing.assert_close(head.weight.detach(), plain.policy.action_net.weight.detach())

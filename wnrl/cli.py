@@ -179,7 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("agent", nargs="?", help="dqn, qrdqn, ppo, a2c, sac or td3")
     train.add_argument("env", nargs="?", help="gymnasium id or Atari game (ALE/Breakout-v5, pong)")
-    train.add_argument("--norm", default="wn", help="wn (default), wn+mobn, none, ln or bn")
+    train.add_argument(
+        "--norm", default="wn", help="wn (default), wn+mobn, wn+proj, none, ln or bn"
+    )
     train.add_argument("--preset", help="preset of agents/AGENT.yaml (default: the env's family)")
     train.add_argument("--steps", type=int, help="environment steps (default: the preset's)")
     train.add_argument("--seed", type=int, help="random seed (default: random, recorded)")

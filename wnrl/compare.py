@@ -67,11 +67,12 @@ METRICS = {
 }
 TRAIN_TAG = "rollout/ep_rew_mean"
 #: plotting and table order of the norms (the baseline first); colors fixed per norm
-NORM_ORDER = ("none", "wn", "wn+mobn", "ln", "bn")
+NORM_ORDER = ("none", "wn", "wn+mobn", "wn+proj", "ln", "bn")
 NORM_COLORS = {
     "none": "tab:gray",
     "wn": "tab:blue",
     "wn+mobn": "tab:green",
+    "wn+proj": "tab:purple",
     "ln": "tab:orange",
     "bn": "tab:red",
 }

@@ -11,6 +11,7 @@ tracks the writes of the optimizer SB3 assigns to it (:func:`wnrl.layers.track_o
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -25,9 +26,10 @@ from torch import nn
 
 from wnrl.errors import ConfigError
 from wnrl.fastpath import use_channels_last
-from wnrl.layers import WeightNormLinear, track_optimizer_writes
-from wnrl.norms import apply_norm, check_norm
+from wnrl.layers import WeightNormLinear, is_weight_normalized, track_optimizer_writes
+from wnrl.norms import apply_norm, check_norm, projects_directions
 from wnrl.preprocessing import FastImageInput
+from wnrl.projection import project_after_steps
 
 __all__ = ["WNQNetwork", "WNQuantileNetwork", "WNSACActor", "WNTD3Actor", "WNContinuousCritic"]
 
@@ -52,14 +54,79 @@ def check_settings(norm: str, channels_last: Any, plain_heads: Any = False) -> N
             raise ConfigError(f"{name} must be true or false, got {value!r}")
 
 
+def _saved_head_form(head_name: str, state_dict: Mapping[str, Any]) -> bool | None:
+    """Whether ``state_dict`` holds the head weight-normalized (True), plain (False) or not at
+    all (None)."""
+    if f"{head_name}.v" in state_dict:
+        return True
+    if f"{head_name}.weight" in state_dict:
+        return False
+    return None
+
+
+def _swap_optimizer_parameters(
+    optimizer: torch.optim.Optimizer, swaps: dict[nn.Module, nn.Module]
+) -> None:
+    """Put the parameters of each new head where the old head's stood in ``optimizer``'s
+    groups (group settings kept; the state of the old ones dropped)."""
+    replacement = {}
+    for old, new in swaps.items():
+        old_params = list(old.parameters())
+        for k, param in enumerate(old_params):
+            replacement[param] = list(new.parameters()) if k == 0 else []
+    for group in optimizer.param_groups:
+        params: list[nn.Parameter] = []
+        for param in group["params"]:
+            params.extend(replacement.get(param, [param]))
+        group["params"] = params
+    for param in replacement:
+        optimizer.state.pop(param, None)
+
+
+def match_saved_heads(
+    owner: nn.Module, heads: Iterable[nn.Module], state_dict: Mapping[str, Any]
+) -> bool | None:
+    """Rewrite ``owner``'s output ``heads`` into the form ``state_dict`` saved them in, before
+    loading it: weight-normalized heads were the default before ``plain_heads=True`` was, and
+    models saved then load as they were saved (same function, same parameters). The
+    optimizers of ``owner`` and its submodules get the new head parameters in place of the old.
+    Returns the saved form of the heads (True: weight-normalized; None: nothing to tell).
+    """
+    names = {id(module): name for name, module in owner.named_modules()}
+    swaps: dict[nn.Module, nn.Module] = {}
+    saved_forms = set()
+    for head in heads:
+        saved = _saved_head_form(names[id(head)], state_dict)
+        if saved is None:
+            continue
+        saved_forms.add(saved)
+        if saved != is_weight_normalized(head):
+            new = WeightNormLinear.from_linear(head) if saved else head.to_linear()  # type: ignore[arg-type,operator]
+            swaps[head] = new.train(head.training)
+    for parent in owner.modules():
+        for child_name, child in list(parent.named_children()):
+            if child in swaps:
+                setattr(parent, child_name, swaps[child])
+    if swaps:
+        for module in owner.modules():
+            optimizer = module.__dict__.get("optimizer")
+            if isinstance(optimizer, torch.optim.Optimizer):
+                _swap_optimizer_parameters(optimizer, swaps)
+    return saved_forms.pop() if len(saved_forms) == 1 else None
+
+
 class TracksOptimizerWrites:
     """Every optimizer assigned to ``self.optimizer`` (by SB3's ``_build``, or by the user) gets
     :func:`wnrl.layers.track_optimizer_writes`: fused kernels then bump version counters, and
-    the inference cache of the acting networks sees every step."""
+    the inference cache of the acting networks sees every step. Under ``norm="wn+proj"`` it
+    also projects the directions it updates after each step
+    (:func:`wnrl.projection.project_after_steps`)."""
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         if name == "optimizer" and isinstance(value, torch.optim.Optimizer):
+            if projects_directions(getattr(self, "norm", "none")):
+                project_after_steps(value, self)  # type: ignore[arg-type]
             track_optimizer_writes(value)
 
 
@@ -88,7 +155,7 @@ class _NormalizedNetwork(TracksOptimizerWrites, FastImageInput):
         *args: Any,
         norm: str = "none",
         channels_last: bool = False,
-        plain_heads: bool = False,
+        plain_heads: bool = True,
         **kwargs: Any,
     ):
         check_settings(norm, channels_last, plain_heads)
@@ -108,6 +175,14 @@ class _NormalizedNetwork(TracksOptimizerWrites, FastImageInput):
         data = super()._get_constructor_parameters()  # type: ignore[misc]
         data.update(norm=self.norm, channels_last=self.channels_last, plain_heads=self.plain_heads)
         return data
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], *args: Any, **kwargs: Any) -> Any:
+        """``nn.Module.load_state_dict``, the heads first rewritten to the saved form
+        (:func:`match_saved_heads`)."""
+        saved_wn = match_saved_heads(self, self.output_heads(), state_dict)  # type: ignore[arg-type]
+        if saved_wn is not None:
+            self.plain_heads = not saved_wn
+        return super().load_state_dict(state_dict, *args, **kwargs)  # type: ignore[misc]
 
 
 class WNQNetwork(_NormalizedNetwork, QNetwork):

@@ -5,8 +5,11 @@
 ====================  =======================================================================
 ``norm``              what every layer becomes
 ====================  =======================================================================
-``"wn"``              weight normalization (paper eq. 2), every layer, output heads included
+``"wn"``              weight normalization (paper eq. 2) on every layer; the output heads too
+                      unless the caller keeps them plain (``plain_heads``, wnrl's default)
 ``"wn+mobn"``         weight norm + mean-only batch norm after every hidden layer (sec. 4)
+``"wn+proj"``         weight norm whose ``v`` is projected back to unit norm after every
+                      optimizer step (Normalize-and-Project, :mod:`wnrl.projection`)
 ``"none"``            unchanged: the plain parameterization, the baseline of every comparison
 ``"ln"``              LayerNorm after every hidden layer (GroupNorm(1, C) after convolutions)
 ``"bn"``              BatchNorm after every hidden layer (BatchNorm1d / BatchNorm2d)
@@ -26,10 +29,11 @@ from torch import nn
 
 from wnrl.layers import MeanOnlyBatchNorm, weight_norm
 
-NORMS: tuple[str, ...] = ("wn", "wn+mobn", "none", "ln", "bn")
+NORMS: tuple[str, ...] = ("wn", "wn+mobn", "wn+proj", "none", "ln", "bn")
 NORM_DESCRIPTIONS: dict[str, str] = {
     "wn": "weight normalization on every layer (Salimans & Kingma 2016, eq. 2)",
     "wn+mobn": "weight normalization + mean-only batch norm after hidden layers (sec. 4)",
+    "wn+proj": "weight normalization, v projected to unit norm after each step (Lyle et al. 2024)",
     "none": "plain parameterization (the baseline)",
     "ln": "LayerNorm after hidden layers",
     "bn": "BatchNorm after hidden layers",
@@ -44,7 +48,12 @@ def check_norm(norm: str) -> str:
 
 
 def uses_weight_norm(norm: str) -> bool:
-    return norm in ("wn", "wn+mobn")
+    return norm in ("wn", "wn+mobn", "wn+proj")
+
+
+def projects_directions(norm: str) -> bool:
+    """Whether ``norm``'s optimizers project ``v`` after each step (:mod:`wnrl.projection`)."""
+    return norm == "wn+proj"
 
 
 def _hidden_norm(norm: str, layer: nn.Module) -> nn.Module | None:

@@ -83,8 +83,10 @@ from wnrl.networks import (
     WNQuantileNetwork,
     WNSACActor,
     WNTD3Actor,
+    _NormalizedNetwork,
     channels_last_around_nature_cnn,
     check_settings,
+    match_saved_heads,
 )
 from wnrl.norms import NORMS, apply_norm
 from wnrl.preprocessing import fast_image_input
@@ -151,13 +153,16 @@ class _NormalizedPolicy(TracksOptimizerWrites):
         lr_schedule: Callable[[float], float],
         norm: str = "wn",
         channels_last: bool = True,
-        plain_heads: bool = False,
+        plain_heads: bool = True,
         **kwargs: Any,
     ) -> None:
         """SB3's policy built as usual (every SB3 argument works), with ``norm`` layers.
 
-        ``plain_heads`` leaves the output layers (Q, action, value heads) plain under weight
-        norm: an ablation of paper sec. 2.1's effective step size ``g/||v||`` on the heads.
+        ``plain_heads`` (default) leaves the output layers (Q, action, value heads) plain under
+        weight norm: a weight-normalized head with a small ``g`` (0.01, SB3's policy gain) moves
+        by about ``g/||v||`` times a plain head's step (paper sec. 2.1), and learned worse
+        (README, Results). ``plain_heads=False`` is the paper's network, every layer
+        weight-normalized.
 
         ``channels_last`` feeds the convolutions of SB3's NatureCNN NHWC inputs on the CPU (same
         function, faster kernels: :func:`wnrl.fastpath.use_channels_last`; custom extractors
@@ -221,6 +226,19 @@ class _NormalizedPolicy(TracksOptimizerWrites):
         data["plain_heads"] = self.plain_heads
         data["optimizer_kwargs"] = dict(self._chosen_optimizer_kwargs)
         return data
+
+    def load_state_dict(self, state_dict: Any, *args: Any, **kwargs: Any) -> Any:
+        """``nn.Module.load_state_dict``; a state dict whose output heads are in the other form
+        (weight-normalized where this policy's are plain, as saved before ``plain_heads=True``
+        was the default) first turns the heads into that form (:func:`match_saved_heads`)."""
+        saved_wn = match_saved_heads(self, self.output_heads(), state_dict)  # type: ignore[arg-type]
+        if saved_wn is not None and saved_wn == self.plain_heads:
+            for module in self.modules():  # type: ignore[attr-defined]
+                if isinstance(module, (_NormalizedPolicy, _NormalizedNetwork)):
+                    module.plain_heads = not saved_wn
+            for network in self.acting_networks():
+                enable_inference_cache(network)
+        return super().load_state_dict(state_dict, *args, **kwargs)  # type: ignore[misc]
 
     @torch.no_grad()
     def data_dependent_init(

@@ -58,6 +58,7 @@ _PRESET_KEYS = {
     "policy_kwargs",
     "action_noise",
     "norm_overrides",
+    "env_kwargs",
 }
 #: policy_kwargs values given by name in YAML
 _NAMED_CLASSES: dict[str, type] = {

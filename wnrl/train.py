@@ -183,7 +183,7 @@ def build_config(
         "n_envs": _positive("--n-envs", n_envs if n_envs is not None else chosen.get("n_envs", 1)),
         "device": device,
         "backend": backend,
-        "env_kwargs": {},
+        "env_kwargs": dict(chosen.get("env_kwargs") or {}),
         "ddi": uses_weight_norm(norm) if ddi is None else bool(ddi),
         "weight_norm_log_every": 1000,
         "eval": {

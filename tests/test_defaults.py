@@ -1,0 +1,193 @@
+"""wnrl's learning defaults: plain output heads under weight norm, the paper's all-WN network
+by name, models saved with the older default load as saved, and ``wn+proj``'s projection."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from small_models import ALGOS, build, env_id, structure
+from stable_baselines3.common.envs import IdentityEnv
+from stable_baselines3.common.evaluation import evaluate_policy
+from torch import nn
+
+from wnrl.callbacks import DataDependentInit
+from wnrl.layers import WeightNormLinear, weight_norm, weight_norm_layers
+from wnrl.presets import agent_presets
+from wnrl.projection import project_after_steps, project_directions_
+from wnrl.train import build_config
+
+
+def direction_norms(module: nn.Module) -> list[torch.Tensor]:
+    return [
+        torch.linalg.vector_norm(layer.v.detach().flatten(1), dim=1)
+        for _, layer in weight_norm_layers(module)
+    ]
+
+
+def optimizers_of(policy: nn.Module) -> list[torch.optim.Optimizer]:
+    found = {id(m.optimizer): m.optimizer for m in policy.modules() if hasattr(m, "optimizer")}
+    return list(found.values())
+
+
+@pytest.mark.parametrize("algo", list(ALGOS))
+def test_weight_norm_leaves_the_output_heads_plain_by_default(algo: str, tmp_path) -> None:
+    model = build(algo, norm="wn")
+    heads = model.policy.output_heads()
+    assert model.policy.plain_heads
+    assert heads and all(type(head) is nn.Linear for head in heads)
+    hidden = [m for m in model.policy.modules() if isinstance(m, WeightNormLinear)]
+    assert hidden and not any(m in heads for m in hidden)
+    model.learn(48, callback=DataDependentInit(n_samples=16))  # DDI rescales plain heads too
+    path = tmp_path / "model.zip"
+    model.save(path)
+    loaded = ALGOS[algo].load(path)
+    assert loaded.policy.plain_heads and structure(loaded.policy) == structure(model.policy)
+
+
+@pytest.mark.parametrize("algo", list(ALGOS))
+def test_the_papers_network_weight_normalizes_the_heads_too(algo: str) -> None:
+    model = build(algo, norm="wn", plain_heads=False)
+    heads = model.policy.output_heads()
+    assert heads and all(isinstance(head, WeightNormLinear) for head in heads)
+
+
+def test_the_paper_preset_asks_for_the_papers_network() -> None:
+    assert agent_presets("dqn")["paper"]["policy_kwargs"]["plain_heads"] is False
+    config = build_config("dqn", "BreakoutNoFrameskip-v4", norm="wn", preset="paper")
+    assert config["policy_kwargs"]["plain_heads"] is False
+    assert "plain_heads" not in build_config("dqn", "CartPole-v1", norm="wn")["policy_kwargs"]
+
+
+@pytest.mark.parametrize("algo", list(ALGOS))
+def test_a_model_saved_with_weight_normalized_heads_loads_as_saved(algo: str, tmp_path) -> None:
+    """A model of the older default (every head weight-normalized, no ``plain_heads`` in its
+    policy_kwargs) rebuilt by today's default: same heads, predictions and optimizer state."""
+    old = build(algo, norm="wn", plain_heads=False)
+    old.learn(48)
+    path = tmp_path / "old.zip"
+    old.save(path)
+    env = gym.make(env_id(algo))
+    obs = np.stack([env.observation_space.sample() for _ in range(16)])
+    kwargs = {k: v for k, v in old.policy_kwargs.items() if k != "plain_heads"}
+    loaded = ALGOS[algo].load(path, env=env, custom_objects={"policy_kwargs": kwargs})
+    policy = loaded.policy
+    assert not policy.plain_heads
+    assert structure(policy) == structure(old.policy)
+    assert all(isinstance(head, WeightNormLinear) for head in policy.output_heads())
+    for key, value in old.policy.state_dict().items():
+        torch.testing.assert_close(policy.state_dict()[key], value, msg=key)
+    np.testing.assert_array_equal(
+        loaded.predict(obs, deterministic=True)[0], old.predict(obs, deterministic=True)[0]
+    )
+    stepped = [p for opt in optimizers_of(policy) for g in opt.param_groups for p in g["params"]]
+    old_stepped = [
+        p for opt in optimizers_of(old.policy) for g in opt.param_groups for p in g["params"]
+    ]
+    assert len(stepped) == len(old_stepped)  # the new head parameters took the old ones' places
+    assert {id(p) for p in stepped} <= {id(p) for p in policy.parameters()}
+    loaded.learn(48, reset_num_timesteps=False)
+    resaved = tmp_path / "resaved.zip"
+    loaded.save(resaved)
+    assert not ALGOS[algo].load(resaved).policy.plain_heads
+
+
+# --- wn+proj: Normalize-and-Project -----------------------------------------------------------
+
+
+def test_projection_keeps_the_function_and_unit_directions_after_steps() -> None:
+    torch.manual_seed(0)
+    net = weight_norm(nn.Sequential(nn.Conv2d(2, 4, 3), nn.Flatten(), nn.Linear(4 * 9, 3)))
+    with torch.no_grad():
+        for _, layer in weight_norm_layers(net):
+            layer.v.mul_(3.0)  # ||v|| = 3 ||w||: a direction far from unit norm
+    x = torch.randn(5, 2, 5, 5)
+    before = net(x).detach()
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.1)
+    assert project_after_steps(optimizer, net) is not None
+    assert project_after_steps(optimizer, net) is None  # idempotent
+    torch.testing.assert_close(net(x), before)  # projected at once, function unchanged
+    for norms in direction_norms(net):
+        torch.testing.assert_close(norms, torch.ones_like(norms))
+    for _ in range(5):
+        optimizer.zero_grad()
+        net(x).square().sum().backward()
+        optimizer.step()
+        for norms in direction_norms(net):
+            torch.testing.assert_close(norms, torch.ones_like(norms))
+
+
+def test_without_projection_the_direction_norm_grows() -> None:
+    """Paper sec. 2.1: a gradient step is orthogonal to v, so ||v|| grows (what wn+proj undoes)."""
+    torch.manual_seed(0)
+    net = weight_norm(nn.Linear(8, 4))
+    project_directions_(net)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.5)
+    x = torch.randn(32, 8)
+    for _ in range(5):
+        optimizer.zero_grad()
+        net(x).square().sum().backward()
+        optimizer.step()
+    assert (direction_norms(net)[0] > 1.0 + 1e-4).all()
+
+
+def test_projection_skips_layers_the_optimizer_does_not_step() -> None:
+    torch.manual_seed(0)
+    net = weight_norm(nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2)))
+    with torch.no_grad():
+        net[1].v.mul_(2.0)
+    untouched = direction_norms(net)[1]
+    optimizer = torch.optim.SGD(net[0].parameters(), lr=0.1)
+    project_after_steps(optimizer, net)
+    first, second = direction_norms(net)
+    torch.testing.assert_close(first, torch.ones_like(first))
+    assert not torch.allclose(untouched, torch.ones_like(untouched))
+    torch.testing.assert_close(second, untouched)
+
+
+def trained_networks(policy: nn.Module) -> list[nn.Module]:
+    """The networks an optimizer steps (targets are copies, never stepped)."""
+    names = ("q_net", "quantile_net", "actor", "critic")
+    found = [getattr(policy, name) for name in names if hasattr(policy, name)]
+    return found or [policy]  # PPO / A2C: the whole policy
+
+
+def assert_unit_directions(policy: nn.Module) -> None:
+    norms = [n for network in trained_networks(policy) for n in direction_norms(network)]
+    assert norms
+    for n in norms:
+        torch.testing.assert_close(n, torch.ones_like(n))
+
+
+@pytest.mark.parametrize("algo", list(ALGOS))
+def test_wn_proj_policies_keep_unit_directions_while_training(algo: str, tmp_path) -> None:
+    model = build(algo, norm="wn+proj")
+    assert_unit_directions(model.policy)
+    model.learn(64, callback=DataDependentInit(n_samples=16))
+    assert_unit_directions(model.policy)
+    path = tmp_path / "model.zip"
+    model.save(path)
+    loaded = ALGOS[algo].load(path, env=model.get_env())
+    assert loaded.policy.norm == "wn+proj"
+    loaded.learn(32, reset_num_timesteps=False)
+    assert_unit_directions(loaded.policy)
+
+
+# --- a PPO identity run that learns with the default wn ---------------------------------------
+
+
+def test_ppo_learns_the_identity_env_with_weight_norm() -> None:
+    """SB3's learn-at-all check (``tests/test_identity.py``: the rewarded action is the
+    observation), at a budget that fits the suite."""
+    torch.set_num_threads(1)
+    env = IdentityEnv(4)
+    model = ALGOS["ppo"](
+        "WNMlpPolicy", env, gamma=0.4, seed=0, n_steps=256, batch_size=64, n_epochs=4,
+        learning_rate=1e-3, policy_kwargs={"net_arch": [32]},
+    )  # fmt: skip
+    before, _ = evaluate_policy(model, env, n_eval_episodes=5, warn=False)
+    model.learn(2_048, callback=DataDependentInit(n_samples=256))
+    after, _ = evaluate_policy(model, env, n_eval_episodes=5, warn=False)
+    assert after >= 90.0, (before, after)
+    assert after > before + 30.0

@@ -69,9 +69,10 @@ def main() -> int:
                         for seed in range(args.seeds)
                     ]
                     mean = statistics.mean(scores)
+                    below = "" if mean >= THRESHOLD else "  below"
                     print(f"{algo:<5} {env_name:<12} {norm:<8} {ddi:<4} {mean:>6.1f}  "
                           f"{' '.join(f'{s:.1f}' for s in scores)}"
-                          f"{'' if mean >= THRESHOLD else '  below'}  ({time.time() - started:.0f} s)",
+                          f"{below}  ({time.time() - started:.0f} s)",
                           flush=True)  # fmt: skip
     return 0
 

@@ -1,37 +1,96 @@
-"""Learning evidence (not a test gate): does weight norm change what DQN and PPO learn?
+"""Learning evidence (not a test gate): does weight norm change what the agents learn?
 
-DQN and PPO on CartPole-v1 and Acrobot-v1, norms none / wn / wn+mobn, several seeds, fixed step
-budgets (the agents' `classic` presets otherwise), run in parallel on the available cores with
-`wnrl sweep`, then summarized with `wnrl compare`: per task, agent and norm, the mean and std
-over seeds of the final evaluation return and of the area under the evaluation curve (per
-step), and the paper's measure (maximum evaluation score), then the rliable statistics of the
-final scores (IQM with 95% bootstrap CIs per task and aggregated, probability of improvement
-over none, performance profiles). Prints the Markdown and writes it, with the figures, under
---out. Whatever it shows goes into the README.
+DQN, QR-DQN, PPO and A2C on CartPole-v1 and Acrobot-v1, SAC and TD3 on Pendulum-v1, each norm
+(default none / wn / wn+mobn / wn+proj, wnrl's defaults otherwise: the agents' `classic` and
+`continuous` presets, plain output heads, data-dependent init), several seeds, fixed step
+budgets, run in parallel on the available cores with `wnrl sweep`, then summarized with
+`wnrl compare`: per task, agent and norm, the mean and std over seeds of the final evaluation
+return, the area under the evaluation curve and the paper's measure (maximum evaluation score),
+then the rliable statistics of the final scores (IQM with 95% stratified-bootstrap CIs per
+task and aggregated, probability of improvement over none, performance profiles).
 
-    python scripts/learning_check.py [--seeds 5] [--dqn-steps 20000] [--ppo-steps 50000]
+With `--identity`, PPO and A2C also train on SB3's identity envs at SB3's own test settings
+(`scripts/identity_check.py`) and their scores get the same statistics.
+
+Re-running with the same --logdir skips the runs that finished, so agents and norms can be
+added in several calls. Prints the Markdown and writes it, with the figures, under --out.
+Whatever it shows goes into the README.
+
+    python scripts/learning_check.py [--agents dqn,qrdqn,ppo,a2c,sac,td3]
+        [--norms none,wn,wn+mobn,wn+proj] [--seeds 5] [--identity]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import time
 from pathlib import Path
 
+from identity_check import ENVS as IDENTITY_ENVS
+from identity_check import run as identity_run
+
+from wnrl import statistics
 from wnrl.compare import compare
 from wnrl.sweep import plan_sweep, run_sweep
 
-TASKS = ["CartPole-v1", "Acrobot-v1"]
-NORMS = ["none", "wn", "wn+mobn"]
+CLASSIC = ["CartPole-v1", "Acrobot-v1"]
+CONTINUOUS = ["Pendulum-v1"]
+#: agent -> (envs, steps, hyperparameter overrides of its preset)
+BUDGETS: dict[str, tuple[list[str], int, dict]] = {
+    "dqn": (CLASSIC, 20_000, {}),
+    "qrdqn": (CLASSIC, 20_000, {}),
+    "ppo": (CLASSIC, 50_000, {}),
+    "a2c": (CLASSIC, 50_000, {}),
+    "sac": (CONTINUOUS, 10_000, {}),
+    # RL Zoo's TD3 starts learning at 10k steps of its 20k; half the budget, learning from 1k
+    "td3": (CONTINUOUS, 10_000, {"learning_starts": 1_000}),
+}
+#: random-policy and best score of each identity env (100 steps an episode, reward 1 per hit):
+#: 1 in 4 actions hits IdentityEnv(4), 1 in 16 IdentityEnvMultiBinary(4); IdentityEnvBox(eps=0.5)
+#: rewards |action - state| <= 0.5 with both uniform on [-1, 1]: 1 - 1.5**2 / 4 = 0.4375
+IDENTITY_REFERENCES = {
+    "Identity-discrete": (25.0, 100.0),
+    "Identity-multibinary": (6.25, 100.0),
+    "Identity-box": (43.75, 100.0),
+}
+
+
+def _identity_cell(cell: tuple[str, str, str, int, int]) -> tuple[tuple[str, str, str], float]:
+    algo, env_name, norm, seed, steps = cell
+    score = identity_run(algo, env_name, norm, True, seed, steps)
+    return (f"Identity-{env_name}", algo, norm), score
+
+
+def identity_statistics(norms: list[str], seeds: int, steps: int, processes: int) -> str:
+    """PPO and A2C on SB3's identity envs (with DDI, as wnrl trains): IQM and CIs."""
+    cells = [
+        (algo, env, norm, seed, steps)
+        for algo in ("ppo", "a2c")
+        for env in IDENTITY_ENVS
+        for norm in norms
+        for seed in range(seeds)
+    ]
+    scores: dict[tuple[str, str, str], list[float]] = {}
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        for key, score in pool.imap(_identity_cell, cells):
+            scores.setdefault(key, []).append(score)
+    stats = statistics.compute(scores, references=IDENTITY_REFERENCES)
+    return (
+        f"SB3's identity envs ({steps:,} steps, gamma 0.4, mean of 20 episodes, "
+        "scores 0 to 100; SB3 asks for 90):\n\n" + statistics.markdown(stats, "evaluation")
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--agents", default=",".join(BUDGETS))
+    parser.add_argument("--norms", default="none,wn,wn+mobn,wn+proj")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--dqn-steps", type=int, default=20_000)
-    parser.add_argument("--ppo-steps", type=int, default=50_000)
     parser.add_argument("--evals", type=int, default=10, help="evaluations per run")
     parser.add_argument("--eval-episodes", type=int, default=5)
+    parser.add_argument("--identity", action="store_true", help="also SB3's identity envs")
+    parser.add_argument("--identity-steps", type=int, default=10_000, help="SB3's: 10,000")
     parser.add_argument("--logdir", default="runs/learning-check")
     parser.add_argument("--out", default="results/learning-check")
     parser.add_argument("--max-parallel", type=int, help="runs at a time (default: cores)")
@@ -39,14 +98,18 @@ def main() -> None:
 
     start = time.time()
     seeds = list(range(args.seeds))
-    for agent, steps in (("dqn", args.dqn_steps), ("ppo", args.ppo_steps)):
+    norms = args.norms.split(",")
+    agents = [agent for agent in args.agents.split(",") if agent]
+    for agent in agents:
+        envs, steps, hp = BUDGETS[agent]
         sweep = plan_sweep(
-            TASKS,
+            envs,
             agent=agent,
-            norms=NORMS,
+            norms=norms,
             seeds=seeds,
             logdir=Path(args.logdir) / agent,
             steps=steps,
+            hp=hp,
             eval_every=max(1, steps // args.evals),
             eval_episodes=args.eval_episodes,
             checkpoint_every=0,
@@ -54,12 +117,20 @@ def main() -> None:
         report = run_sweep(sweep, max_parallel=args.max_parallel)
         if report.failed:
             raise SystemExit(f"{len(report.failed)} run(s) failed; see the logs in {args.logdir}")
-    result = compare([args.logdir], out=args.out, metric="eval")
-    print(result.markdown)
+    if agents:
+        result = compare([args.logdir], out=args.out, metric="eval")
+        print(result.markdown)
+    if args.identity:
+        processes = args.max_parallel or multiprocessing.cpu_count()
+        identity = identity_statistics(norms, args.seeds, args.identity_steps, processes)
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        Path(args.out, "identity.md").write_text(identity)
+        print(identity)
+    budgets = ", ".join(f"{agent} {BUDGETS[agent][1]:,}" for agent in agents) or "-"
     minutes = (time.time() - start) / 60
     print(
-        f"\n{len(seeds)} seeds, DQN {args.dqn_steps:,} / PPO {args.ppo_steps:,} steps, "
-        f"{minutes:.1f} min; tables and figures in {args.out}"
+        f"\n{len(seeds)} seeds, steps: {budgets}; {minutes:.1f} min; "
+        f"tables and figures in {args.out}"
     )
 
 

@@ -240,3 +240,11 @@ def test_statistics_match_hand_computed_answers() -> None:
     other = compute({("X-v0", "dqn", "none"): [0, 10], ("X-v0", "dqn", "wn"): [5, 10]}, reps=200)
     assert other.references["X-v0"] == (0.0, 10.0, "runs")
     assert np.allclose(other.normalized[("dqn", "wn")], [[0.5], [1.0]])
+    # reference scores given by the caller (the identity envs of the learning check)
+    given = compute(
+        {("X-v0", "dqn", "none"): [0, 10], ("X-v0", "dqn", "wn"): [5, 10]},
+        reps=200,
+        references={"X-v0": (0.0, 20.0)},
+    )
+    assert given.references["X-v0"] == (0.0, 20.0, "reference")
+    assert np.allclose(given.normalized[("dqn", "wn")], [[0.25], [0.5]])

@@ -68,9 +68,11 @@ class Statistics:
     references: dict[str, tuple[float, float, str]]  # env: (random, best, source)
 
 
-def _reference(env: str, game: str, observed: np.ndarray) -> tuple[float, float, str]:
-    if game in REFERENCE_SCORES:
-        low, high = REFERENCE_SCORES[game]
+def _reference(
+    game: str, observed: np.ndarray, known: Mapping[str, tuple[float, float]]
+) -> tuple[float, float, str]:
+    if game in known:
+        low, high = known[game]
         return low, high, "reference"
     low, high = float(observed.min()), float(observed.max())
     if high <= low:
@@ -97,23 +99,27 @@ def compute(
     game_of: Mapping[str, str] | None = None,
     reps: int = 2000,
     seed: int = 0,
+    references: Mapping[str, tuple[float, float]] | None = None,
 ) -> Statistics:
     """Statistics of ``scores``: ``(env, agent, norm) -> one score per run``.
 
+    ``references``: (random, best) scores by game, added to (and overriding)
+    :data:`REFERENCE_SCORES`.
     Per-env estimates use every run of that env. The aggregate and the probability of
     improvement need a runs x envs matrix per method: where the number of seeds differs
     between envs, each env contributes its first ``n`` runs (the fewest any env of that
     method has; ``Statistics.runs``).
     """
     game_of = dict(game_of or {})
+    known = {**REFERENCE_SCORES, **(references or {})}
     envs = sorted({env for env, _, _ in scores})
     methods = sorted({(agent, norm) for _, agent, norm in scores})
-    references = {}
+    env_references = {}
     for env in envs:
         observed = np.concatenate(
             [np.asarray(v, float) for (e, _, _), v in scores.items() if e == env]
         )
-        references[env] = _reference(env, game_of.get(env, env), observed)
+        env_references[env] = _reference(game_of.get(env, env), observed, known)
     raw: dict[tuple[str, str], np.ndarray] = {}
     normalized: dict[tuple[str, str], np.ndarray] = {}
     method_envs: dict[tuple[str, str], list[str]] = {}
@@ -122,8 +128,8 @@ def compute(
         n = min(len(scores[(env, *method)]) for env in present)
         matrix = np.array([list(scores[(env, *method)])[:n] for env in present], float).T
         raw[method], method_envs[method] = matrix, present
-        lows = np.array([references[env][0] for env in present])
-        highs = np.array([references[env][1] for env in present])
+        lows = np.array([env_references[env][0] for env in present])
+        highs = np.array([env_references[env][1] for env in present])
         normalized[method] = (matrix - lows) / (highs - lows)
     per_env: dict[tuple[str, str], dict[str, Estimate]] = {}
     for method in methods:  # per env: all of its runs
@@ -165,7 +171,7 @@ def compute(
             method: {env: len(scores[(env, *method)]) for env in method_envs[method]}
             for method in methods
         },
-        references=references,
+        references=env_references,
     )
 
 

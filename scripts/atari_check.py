@@ -1,0 +1,110 @@
+"""Atari pipeline check (not a test gate): does PPO learn real Atari, with and without weight norm?
+
+Trains PPO with RL Zoo's Atari settings (`agents/ppo.yaml` `atari` preset: 8 envs, a lost life
+ends the learning episode) on each game for --steps steps, once per norm, through `wnrl sweep`
+(so a re-run resumes interrupted runs and skips finished ones), then prints the training return
+(`rollout/ep_rew_mean`: whole games, unclipped) at 250k, 500k, 750k and 1M steps and the final
+evaluation, beside CleanRL's published PPO at 1M steps (its `ppo_atari` benchmark curves,
+read at 1M: Breakout about 15 to 20, Pong about -9). Prints whatever it finds; the README
+quotes it.
+
+    python scripts/atari_check.py [--games breakout,pong] [--steps 1000000] [--norms none,wn]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+from wnrl.envs import canonical_env_id
+from wnrl.rundir import EVALUATIONS, PROGRESS
+from wnrl.sweep import cell_dir, plan_sweep, run_sweep
+
+GAMES = {"breakout": "BreakoutNoFrameskip-v4", "pong": "PongNoFrameskip-v4"}
+#: CleanRL's ppo_atari training return at 1M steps, read from its benchmark curves
+CLEANRL_AT_1M = {"BreakoutNoFrameskip-v4": "15 to 20", "PongNoFrameskip-v4": "about -9"}
+TRAIN_TAG = "rollout/ep_rew_mean"
+STEP_TAG = "time/total_timesteps"
+MARKS = (250_000, 500_000, 750_000, 1_000_000)
+
+
+def training_return_at(run_dir: Path, step: int) -> float | None:
+    """The last training return logged at or before ``step`` (None until the run got there)."""
+    path = run_dir / PROGRESS
+    if not path.is_file():
+        return None
+    value, reached = None, 0.0
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            if not row.get(STEP_TAG):
+                continue
+            reached = max(reached, float(row[STEP_TAG]))
+            if row.get(TRAIN_TAG) and float(row[STEP_TAG]) <= step:
+                value = float(row[TRAIN_TAG])
+    # PPO logs every n_envs x n_steps (1,024) steps: a run past the mark has logged near it
+    return value if reached >= step else None
+
+
+def last_evaluation(run_dir: Path) -> tuple[int, float] | None:
+    path = run_dir / EVALUATIONS
+    if not path.is_file():
+        return None
+    rows = list(csv.DictReader(open(path, newline="")))
+    return (int(float(rows[-1]["step"])), float(rows[-1]["mean"])) if rows else None
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def report(logdir: Path, env_ids: list[str], norms: list[str], seed: int, steps: int) -> str:
+    marks = [mark for mark in MARKS if mark <= steps]
+    header = " | ".join(f"{mark // 1000}k" for mark in marks)
+    lines = [
+        f"PPO, RL Zoo Atari settings, seed {seed}: training return (whole games) at each step",
+        "",
+        f"| game | norm | {header} | evaluation (step) | CleanRL PPO at 1M |",
+        f"|---|---|{'---:|' * len(marks)}---|---|",
+    ]
+    for env_id in env_ids:
+        for norm in norms:
+            run_dir = cell_dir(logdir, env_id, "ppo", norm, seed)
+            values = " | ".join(_cell(training_return_at(run_dir, mark)) for mark in marks)
+            evaluation = last_evaluation(run_dir)
+            shown = "-" if evaluation is None else f"{evaluation[1]:.1f} ({evaluation[0]:,})"
+            lines.append(
+                f"| {env_id} | {norm} | {values} | {shown} | {CLEANRL_AT_1M.get(env_id, '-')} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--games", default="breakout", help="comma list: breakout, pong, ...")
+    parser.add_argument("--steps", type=int, default=1_000_000)
+    parser.add_argument("--norms", default="none,wn")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--logdir", default="runs/atari-check")
+    parser.add_argument("--max-parallel", type=int, help="runs at a time (default: cores)")
+    parser.add_argument("--report-only", action="store_true", help="print, train nothing")
+    args = parser.parse_args()
+    env_ids = [GAMES.get(game, canonical_env_id(game)) for game in args.games.split(",")]
+    norms = args.norms.split(",")
+    logdir = Path(args.logdir)
+    start = time.time()
+    failed = 0
+    if not args.report_only:
+        sweep = plan_sweep(
+            env_ids, agent="ppo", norms=norms, seeds=[args.seed], logdir=logdir,
+            preset="atari", steps=args.steps,
+        )  # fmt: skip
+        failed = len(run_sweep(sweep, max_parallel=args.max_parallel).failed)
+    print(report(logdir, env_ids, norms, args.seed, args.steps))
+    print(f"\n{(time.time() - start) / 60:.1f} min; runs in {logdir}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

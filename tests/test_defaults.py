@@ -191,3 +191,14 @@ def test_ppo_learns_the_identity_env_with_weight_norm() -> None:
     after, _ = evaluate_policy(model, env, n_eval_episodes=5, warn=False)
     assert after >= 90.0, (before, after)
     assert after > before + 30.0
+
+
+@pytest.mark.parametrize("agent", ["dqn", "qrdqn", "ppo", "a2c"])
+def test_rl_zoo_atari_presets_end_the_learning_episode_on_a_lost_life(agent: str) -> None:
+    """RL Zoo wraps Atari in SB3's AtariWrapper, whose default is terminal_on_life_loss=True."""
+    config = build_config(agent, "BreakoutNoFrameskip-v4", norm="wn")
+    assert config["preset"] == "atari"
+    assert config["env_kwargs"] == {"terminal_on_life_loss": True}
+    if agent == "dqn":  # the paper's preset follows the paper, not RL Zoo
+        paper = build_config(agent, "BreakoutNoFrameskip-v4", norm="wn", preset="paper")
+        assert paper["env_kwargs"] == {}

@@ -202,3 +202,34 @@ def test_rl_zoo_atari_presets_end_the_learning_episode_on_a_lost_life(agent: str
     if agent == "dqn":  # the paper's preset follows the paper, not RL Zoo
         paper = build_config(agent, "BreakoutNoFrameskip-v4", norm="wn", preset="paper")
         assert paper["env_kwargs"] == {}
+
+
+@pytest.mark.parametrize("algo", list(ALGOS))
+def test_the_init_can_leave_the_plain_heads_as_sb3_built_them(algo: str) -> None:
+    env = gym.make(env_id(algo))
+    obs = torch.as_tensor(np.stack([env.observation_space.sample() for _ in range(32)]))
+    actions = torch.as_tensor(np.stack([env.action_space.sample() for _ in range(32)]))
+    for rescale in (True, False):
+        policy = build(algo, norm="wn").policy
+        heads = list(policy.output_heads())
+        before = [head.weight.detach().clone() for head in heads]
+        policy.data_dependent_init(obs, actions, rescale_plain_heads=rescale)
+        moved = [
+            not torch.equal(head.weight, weight) for head, weight in zip(heads, before, strict=True)
+        ]
+        assert all(moved) if rescale else not any(moved)
+        hidden = [m for m in policy.modules() if isinstance(m, WeightNormLinear)]
+        assert hidden and all(not torch.allclose(m.bias, torch.zeros_like(m.bias)) for m in hidden)
+
+
+def test_ddi_heads_is_a_run_setting_older_runs_read_as_scale(tmp_path) -> None:
+    from wnrl.errors import ConfigError
+    from wnrl.rundir import read_config
+
+    assert build_config("ppo", "CartPole-v1", ddi_heads="keep")["ddi_heads"] == "keep"
+    assert build_config("ppo", "CartPole-v1")["ddi_heads"] == "scale"
+    with pytest.raises(ConfigError, match="--ddi-heads must be one of scale, keep"):
+        build_config("ppo", "CartPole-v1", ddi_heads="maybe")
+    old = tmp_path / "config.yaml"
+    old.write_text("agent: ppo\nenv: CartPole-v1\nnorm: wn\nseed: 0\nddi: true\n")
+    assert read_config(old)["ddi_heads"] == "scale"

@@ -51,6 +51,10 @@ class DataDependentInit(BaseCallback):
         init_scale: the target std of every hidden layer's pre-activations.
         head_scales: overrides of the per-role output-head scales
             (:data:`wnrl.policies.DEFAULT_HEAD_SCALES`: policy 0.01, value 1.0, q 1.0).
+        rescale_plain_heads: also rescale the plain output heads (the default
+            ``plain_heads=True``) to their role's scale; False leaves them as SB3 initialized
+            them (an ablation: SB3's heads start with much smaller outputs on Atari frames,
+            ``scripts/init_scales.py``).
         verbose: 1 prints one line per initialized layer.
 
     After it ran, ``self.batch`` holds the (observations, actions) it used and ``self.stats``
@@ -64,6 +68,7 @@ class DataDependentInit(BaseCallback):
         init_scale: float = 1.0,
         head_scales: dict[str, float] | None = None,
         verbose: int = 0,
+        rescale_plain_heads: bool = True,
     ) -> None:
         super().__init__(verbose)
         if n_samples < 2:
@@ -71,6 +76,7 @@ class DataDependentInit(BaseCallback):
         self.n_samples = n_samples
         self.init_scale = init_scale
         self.head_scales = head_scales
+        self.rescale_plain_heads = rescale_plain_heads
         self.done = False
         self.stats: dict[str, LayerInitStats] = {}
         self.batch: tuple[Any, torch.Tensor | None] | None = None
@@ -119,7 +125,11 @@ class DataDependentInit(BaseCallback):
         on_policy = isinstance(self.model, OnPolicyAlgorithm)
         old_bootstrap = self._terminal_values() if on_policy else []
         self.stats = policy.data_dependent_init(
-            observations, actions, init_scale=self.init_scale, head_scales=self.head_scales
+            observations,
+            actions,
+            init_scale=self.init_scale,
+            head_scales=self.head_scales,
+            rescale_plain_heads=self.rescale_plain_heads,
         )
         self.done = True
         if on_policy:

@@ -49,6 +49,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             logdir=args.logdir,
             hp=parse_overrides(args.hp),
             ddi=False if args.no_ddi else None,
+            ddi_heads=args.ddi_heads,
             eval_every=args.eval_every,
             eval_episodes=args.eval_episodes,
             checkpoint_every=args.checkpoint_every,

@@ -8,6 +8,13 @@ import argparse
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """The per-run options: data-dependent init, evaluations and checkpoints."""
     parser.add_argument("--no-ddi", action="store_true", help="skip the data-dependent init")
+    parser.add_argument(
+        "--ddi-heads",
+        choices=("scale", "keep"),
+        default="scale",
+        help="the init rescales the plain output heads to their role's scale (scale, default) "
+        "or leaves SB3's init (keep)",
+    )
     parser.add_argument("--eval-every", type=int, help="steps between evaluations (0: none)")
     parser.add_argument("--eval-episodes", type=int, help="episodes per evaluation")
     parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: none)")

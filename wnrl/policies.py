@@ -247,13 +247,15 @@ class _NormalizedPolicy(TracksOptimizerWrites):
         actions: torch.Tensor | None = None,
         init_scale: float = 1.0,
         head_scales: dict[str, float] | None = None,
+        rescale_plain_heads: bool = True,
     ) -> dict[str, LayerInitStats]:
         """Paper sec. 3 on every trainable network of this policy, then sync the targets.
 
         ``observations`` are raw (as stored in a buffer; preprocessing is the policy's own);
         ``actions`` feed the critics of SAC/TD3 (their input is observation plus action).
         Hidden layers get ``init_scale``; output heads the scale of their role
-        (:data:`DEFAULT_HEAD_SCALES`, overridden by ``head_scales``). Layers run in training
+        (:data:`DEFAULT_HEAD_SCALES`, overridden by ``head_scales``); plain heads keep SB3's
+        init when not ``rescale_plain_heads``. Layers run in training
         mode (batch statistics for BN / mean-only BN); modes are restored after. Returns the
         measured statistics, keyed ``"<network>/<layer>"``.
         """
@@ -277,6 +279,7 @@ class _NormalizedPolicy(TracksOptimizerWrites):
                         scales[roles[layer]] if layer in roles else init_scale
                     ),
                     forward=spec.forward,
+                    include_plain=rescale_plain_heads,
                 )
                 stats.update({f"{spec.name}/{key}": value for key, value in measured.items()})
                 for target in spec.targets:

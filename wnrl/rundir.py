@@ -20,12 +20,16 @@ FINAL_MODEL = "model.zip"
 EVALUATIONS = "evaluations.csv"
 PROGRESS = "progress.csv"  # SB3's CSV log
 LOCK = ".wnrl.lock"  # held by the process training the run (wnrl.locks)
+#: settings config.yaml gained after a release, with the value that runs written before behaved as
+ADDED_SETTINGS: dict[str, Any] = {"ddi_heads": "scale"}
 
 
 def read_config(path: Path, required: Iterable[str] = ()) -> dict[str, Any]:
     """The mapping in a run's ``config.yaml``; a one-line WnrlError naming ``path`` otherwise.
 
-    ``env_kwargs`` is always a dict in the result; ``required`` keys must be present.
+    ``env_kwargs`` is always a dict in the result, and settings added since the run was
+    written get the value it ran with (:data:`ADDED_SETTINGS`); ``required`` keys must be
+    present.
     """
     try:
         text = path.read_text(encoding="utf-8")
@@ -50,6 +54,8 @@ def read_config(path: Path, required: Iterable[str] = ()) -> dict[str, Any]:
     env = config.get("env")
     if env is not None and not isinstance(env, str):
         raise WnrlError(f"corrupt run config {path}: env must be a string, got {env!r}")
+    for key, value in ADDED_SETTINGS.items():
+        config.setdefault(key, value)
     missing = sorted(set(required) - set(config))
     if missing:
         raise WnrlError(f"corrupt run config {path}: missing {', '.join(missing)}")

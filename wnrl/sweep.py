@@ -852,6 +852,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         n_envs=args.n_envs,
         device=args.device,
         ddi=False if args.no_ddi else None,
+        ddi_heads=args.ddi_heads,
         eval_every=args.eval_every,
         eval_episodes=args.eval_episodes,
         checkpoint_every=args.checkpoint_every,

@@ -122,6 +122,12 @@ def _positive(name: str, value: Any) -> int:
     return value
 
 
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def build_config(
     agent: str,
     env: str,
@@ -134,6 +140,7 @@ def build_config(
     logdir: str | Path = "runs",
     hp: dict[str, Any] | None = None,
     ddi: bool | None = None,
+    ddi_heads: str = "scale",
     eval_every: int | None = None,
     eval_episodes: int | None = None,
     checkpoint_every: int | None = None,
@@ -185,6 +192,7 @@ def build_config(
         "backend": backend,
         "env_kwargs": dict(chosen.get("env_kwargs") or {}),
         "ddi": uses_weight_norm(norm) if ddi is None else bool(ddi),
+        "ddi_heads": _choice("--ddi-heads", ddi_heads, ("scale", "keep")),
         "weight_norm_log_every": 1000,
         "eval": {
             "every": int(evaluation.get("every", 0)),
@@ -493,7 +501,8 @@ def _callbacks(
 ) -> tuple[list[BaseCallback], PeriodicEvaluation | None]:
     callbacks: list[BaseCallback] = [guard]
     if config["ddi"]:
-        callbacks.append(DataDependentInit())
+        keep = config.get("ddi_heads") == "keep"
+        callbacks.append(DataDependentInit(rescale_plain_heads=not keep))
     if uses_weight_norm(config["norm"]):
         callbacks.append(WeightNormLogger(every=config.get("weight_norm_log_every", 1000)))
     evaluation = None

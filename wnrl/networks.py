@@ -26,7 +26,12 @@ from torch import nn
 
 from wnrl.errors import ConfigError
 from wnrl.fastpath import use_channels_last
-from wnrl.layers import WeightNormLinear, is_weight_normalized, track_optimizer_writes
+from wnrl.layers import (
+    WeightNormLinear,
+    _replace_children,
+    is_weight_normalized,
+    track_optimizer_writes,
+)
 from wnrl.norms import apply_norm, check_norm, projects_directions
 from wnrl.preprocessing import FastImageInput
 from wnrl.projection import project_after_steps
@@ -103,11 +108,8 @@ def match_saved_heads(
         if saved != is_weight_normalized(head):
             new = WeightNormLinear.from_linear(head) if saved else head.to_linear()  # type: ignore[arg-type,operator]
             swaps[head] = new.train(head.training)
-    for parent in owner.modules():
-        for child_name, child in list(parent.named_children()):
-            if child in swaps:
-                setattr(parent, child_name, swaps[child])
     if swaps:
+        _replace_children(owner, swaps.get)
         for module in owner.modules():
             optimizer = module.__dict__.get("optimizer")
             if isinstance(optimizer, torch.optim.Optimizer):

@@ -32,7 +32,7 @@ def project_directions_(module: nn.Module, only: set[int] | None = None) -> int:
         v = layer.v  # type: ignore[union-attr]
         if only is not None and id(v) not in only:
             continue
-        norms = torch.linalg.vector_norm(v.flatten(1), dim=1).clamp_min(layer.eps)  # type: ignore[arg-type]
+        norms = layer.direction_norm()  # type: ignore[operator]
         v.div_(norms.view(-1, *([1] * (v.dim() - 1))))
         count += 1
     return count

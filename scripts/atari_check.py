@@ -9,6 +9,9 @@ read at 1M: Breakout about 15 to 20, Pong about -9). Prints whatever it finds; t
 quotes it.
 
     python scripts/atari_check.py [--games breakout,pong] [--steps 1000000] [--norms none,wn]
+
+Ablations of weight norm's init run the same way into a folder of their own, e.g.
+``--ddi-heads keep --logdir runs/atari-check-keep`` or ``--no-ddi --logdir runs/atari-check-noddi``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import csv
 import time
 from pathlib import Path
 
+from wnrl.cli_options import add_run_options
 from wnrl.envs import canonical_env_id
 from wnrl.rundir import EVALUATIONS, PROGRESS
 from wnrl.sweep import cell_dir, plan_sweep, run_sweep
@@ -89,6 +93,7 @@ def main() -> int:
     parser.add_argument("--logdir", default="runs/atari-check")
     parser.add_argument("--max-parallel", type=int, help="runs at a time (default: cores)")
     parser.add_argument("--report-only", action="store_true", help="print, train nothing")
+    add_run_options(parser)
     args = parser.parse_args()
     env_ids = [GAMES.get(game, canonical_env_id(game)) for game in args.games.split(",")]
     norms = args.norms.split(",")
@@ -99,6 +104,9 @@ def main() -> int:
         sweep = plan_sweep(
             env_ids, agent="ppo", norms=norms, seeds=[args.seed], logdir=logdir,
             preset="atari", steps=args.steps,
+            ddi=False if args.no_ddi else None, ddi_heads=args.ddi_heads,
+            eval_every=args.eval_every, eval_episodes=args.eval_episodes,
+            checkpoint_every=args.checkpoint_every,
         )  # fmt: skip
         failed = len(run_sweep(sweep, max_parallel=args.max_parallel).failed)
     print(report(logdir, env_ids, norms, args.seed, args.steps))

@@ -21,10 +21,11 @@ import csv
 import time
 from pathlib import Path
 
-from wnrl.cli_options import add_run_options
+from wnrl.cli.options import add_run_options
 from wnrl.envs import canonical_env_id
-from wnrl.rundir import EVALUATIONS, PROGRESS
-from wnrl.sweep import cell_dir, plan_sweep, run_sweep
+from wnrl.experiment.rundir import EVALUATIONS, PROGRESS
+from wnrl.sweep.grid import cell_dir, plan_sweep
+from wnrl.sweep.run import run_sweep
 
 GAMES = {"breakout": "BreakoutNoFrameskip-v4", "pong": "PongNoFrameskip-v4"}
 #: CleanRL's ppo_atari training return at 1M steps, read from its benchmark curves
@@ -92,6 +93,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--logdir", default="runs/atari-check")
     parser.add_argument("--max-parallel", type=int, help="runs at a time (default: cores)")
+    parser.add_argument(
+        "--cpus-per-run",
+        type=int,
+        help="torch threads per run (default: cores // runs at a time; give 1 when another "
+        "check shares the cores)",
+    )
     parser.add_argument("--report-only", action="store_true", help="print, train nothing")
     add_run_options(parser)
     args = parser.parse_args()
@@ -108,7 +115,8 @@ def main() -> int:
             eval_every=args.eval_every, eval_episodes=args.eval_episodes,
             checkpoint_every=args.checkpoint_every,
         )  # fmt: skip
-        failed = len(run_sweep(sweep, max_parallel=args.max_parallel).failed)
+        report = run_sweep(sweep, max_parallel=args.max_parallel, cpus_per_run=args.cpus_per_run)
+        failed = len(report.failed)
     print(report(logdir, env_ids, norms, args.seed, args.steps))
     print(f"\n{(time.time() - start) / 60:.1f} min; runs in {logdir}")
     return 1 if failed else 0

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations
 
-from wnrl.demo import nature_q_network as nature_cnn
+from wnrl.experiment.demo import nature_q_network as nature_cnn
 from wnrl.layers import enable_inference_cache, weight_norm
 
 

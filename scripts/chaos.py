@@ -131,7 +131,7 @@ def check_logs(run_dir: Path, args: argparse.Namespace) -> dict[str, object]:
 
     logging.getLogger("tensorboard").setLevel(logging.ERROR)  # its purge notices
 
-    from wnrl.checkpoints import checkpoint_step, latest_checkpoint
+    from wnrl.experiment.checkpoints import checkpoint_step, latest_checkpoint
 
     steps = logged_steps(run_dir)
     table = [tuple(r.items()) for r in rows(run_dir / "progress.csv")]
@@ -160,7 +160,8 @@ def check_logs(run_dir: Path, args: argparse.Namespace) -> dict[str, object]:
 SOAK_DRIVER = """
 import csv, os, sys
 from stable_baselines3.common.callbacks import BaseCallback
-from wnrl.train import build_config, start_run
+from wnrl.experiment.config import build_config
+from wnrl.experiment.train import start_run
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

@@ -30,9 +30,10 @@ from pathlib import Path
 from identity_check import ENVS as IDENTITY_ENVS
 from identity_check import run as identity_run
 
-from wnrl import statistics
-from wnrl.compare import compare
-from wnrl.sweep import plan_sweep, run_sweep
+from wnrl.analysis import statistics
+from wnrl.analysis.compare import compare
+from wnrl.sweep.grid import plan_sweep
+from wnrl.sweep.run import run_sweep
 
 CLASSIC = ["CartPole-v1", "Acrobot-v1"]
 CONTINUOUS = ["Pendulum-v1"]

@@ -17,10 +17,11 @@ from stable_baselines3 import DQN
 from stable_baselines3.common.callbacks import BaseCallback
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from wnrl.checkpoints import latest_checkpoint
 from wnrl.cli import main
 from wnrl.errors import TrainingDiverged
-from wnrl.train import build_config, resume_run, start_run
+from wnrl.experiment.checkpoints import latest_checkpoint
+from wnrl.experiment.config import build_config
+from wnrl.experiment.train import resume_run, start_run
 
 
 def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -362,7 +363,7 @@ PRESET_ENVS = {"atari": "ALE/Pong-v5", "classic": "CartPole-v1", "continuous": "
 
 
 def every_preset() -> list[tuple[str, str, str]]:
-    from wnrl.presets import ALGORITHMS, agent_presets
+    from wnrl.experiment.presets import ALGORITHMS, agent_presets
 
     return [
         (agent, name, PRESET_ENVS[preset["family"]])
@@ -390,12 +391,12 @@ OFF_POLICY = ("dqn", "qrdqn", "sac", "td3")
 def test_a_defect_in_wnrl_is_not_reported_as_bad_input(error, tmp_path: Path, capsys, monkeypatch):
     """An error raised inside wnrl while building a run keeps its traceback and exits 1: exit
     2 is for input the user gave."""
-    import wnrl.networks
+    import wnrl.sb3.networks
 
     def broken(*args, **kwargs):
         raise error("a wnrl defect")
 
-    monkeypatch.setattr(wnrl.networks, "apply_norm", broken)  # DQN's network normalizes itself
+    monkeypatch.setattr(wnrl.sb3.networks, "apply_norm", broken)  # DQN's network normalizes itself
     argv = ["train", "dqn", "CartPole-v1", "--steps", "64", "--logdir", str(tmp_path)]
     assert main(argv) == 1
     err = capsys.readouterr().err

@@ -11,7 +11,17 @@ import numpy as np
 import pytest
 import yaml
 
-from wnrl import compare as cmp
+from wnrl.analysis.compare import compare
+from wnrl.analysis.plots import DPI, FIGSIZE, mean_curve
+from wnrl.analysis.runs import (
+    TRAIN_TAG,
+    Run,
+    area_under_curve,
+    game_name,
+    read_evaluations,
+    read_scalar,
+)
+from wnrl.cli import main as wnrl_main
 
 
 def make_run(
@@ -52,7 +62,7 @@ def make_run(
         for process, points in enumerate(scalars):
             writer = SummaryWriter(str(run_dir), filename_suffix=f".{process}")
             for step, value in points:
-                writer.add_scalar(cmp.TRAIN_TAG, value, step, walltime=1000.0 * (process + 1))
+                writer.add_scalar(TRAIN_TAG, value, step, walltime=1000.0 * (process + 1))
             writer.close()
     return run_dir
 
@@ -65,7 +75,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 def assert_png(path: Path) -> None:
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     image = matplotlib.image.imread(path)
-    height, width = round(cmp.FIGSIZE[1] * cmp.DPI), round(cmp.FIGSIZE[0] * cmp.DPI)
+    height, width = round(FIGSIZE[1] * DPI), round(FIGSIZE[0] * DPI)
     assert image.shape[:2] == (height, width)
     assert image[..., :3].std() > 0.05  # something is drawn
 
@@ -82,7 +92,7 @@ def runs_root(tmp_path: Path) -> Path:
 
 def test_table_numbers_figures_and_printout(runs_root: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
-    assert cmp.main([str(runs_root), "--out", str(out)]) == 0
+    assert wnrl_main(["compare", str(runs_root), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     rows = read_csv(out / "results.csv")
     assert [(r["env"], r["norm"], r["seeds"]) for r in rows] == [
@@ -125,15 +135,16 @@ def test_table_numbers_figures_and_printout(runs_root: Path, tmp_path: Path, cap
 
 def test_paper_columns(runs_root: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
-    assert cmp.main([str(runs_root / "ALE-Breakout-v5"), "--out", str(out), "--paper"]) == 0
+    argv = ["compare", str(runs_root / "ALE-Breakout-v5"), "--out", str(out), "--paper"]
+    assert wnrl_main(argv) == 0
     printed = capsys.readouterr().out
     (row,) = read_csv(out / "results.csv")
     assert (row["paper_dqn"], row["paper_dqn_wn"], row["mnih2015"]) == ("410", "403", "401")
     assert row["rlzoo_10m"] == "358.3"
     assert "| 410.0 | 403.0 | 401.0 | 358.3 |" in printed
     assert "Salimans & Kingma" in (out / "results.md").read_text()
-    assert cmp.game_name("SpaceInvadersNoFrameskip-v4") == "SpaceInvaders"
-    assert cmp.game_name("ALE/SpaceInvaders-v5") == "SpaceInvaders"
+    assert game_name("SpaceInvadersNoFrameskip-v4") == "SpaceInvaders"
+    assert game_name("ALE/SpaceInvaders-v5") == "SpaceInvaders"
 
 
 def test_resumed_runs_keep_the_restarted_branch(tmp_path: Path) -> None:
@@ -147,12 +158,12 @@ def test_resumed_runs_keep_the_restarted_branch(tmp_path: Path) -> None:
         [(100, 1.0), (200, 50.0), (300, 60.0), (200, 2.0), (300, 3.0)],
         scalars=[[(50, 1.0), (100, 2.0), (150, 3.0)], [(120, 5.0), (170, 6.0)]],
     )
-    steps, values, ratio = cmp.read_evaluations(run_dir)
+    steps, values, ratio = read_evaluations(run_dir)
     assert steps.tolist() == [100, 200, 300] and values.tolist() == [1.0, 2.0, 3.0]
     assert ratio == 1
-    steps, values = cmp.read_scalar(run_dir, cmp.TRAIN_TAG)
+    steps, values = read_scalar(run_dir, TRAIN_TAG)
     assert steps.tolist() == [50, 100, 120, 170] and values.tolist() == [1.0, 2.0, 5.0, 6.0]
-    result = cmp.compare([root], tmp_path / "out", metric="train")
+    result = compare([root], tmp_path / "out", metric="train")
     (row,) = result.rows
     assert row.steps == 170 and row.max_score == (6.0, 0.0) and row.final_score == (6.0, 0.0)
     assert "max train return" in result.markdown
@@ -160,13 +171,13 @@ def test_resumed_runs_keep_the_restarted_branch(tmp_path: Path) -> None:
 
 
 def test_mean_curve_interpolates_without_extrapolating(tmp_path: Path) -> None:
-    a = cmp.Run(tmp_path, {}, np.array([0, 10, 20]), np.array([0.0, 10.0, 20.0]))
-    b = cmp.Run(tmp_path, {}, np.array([0, 20, 30]), np.array([0.0, 40.0, 50.0]))
-    steps, mean, std, count = cmp.mean_curve([a, b])
+    a = Run(tmp_path, {}, np.array([0, 10, 20]), np.array([0.0, 10.0, 20.0]))
+    b = Run(tmp_path, {}, np.array([0, 20, 30]), np.array([0.0, 40.0, 50.0]))
+    steps, mean, std, count = mean_curve([a, b])
     assert steps.tolist() == [0, 10, 20, 30]
     assert mean.tolist() == [0.0, 15.0, 30.0, 50.0] and count.tolist() == [2, 2, 2, 1]
     assert std.tolist() == [0.0, 5.0, 10.0, 0.0]
-    assert cmp.area_under_curve(np.array([100]), np.array([7.0])) == 7.0
+    assert area_under_curve(np.array([100]), np.array([7.0])) == 7.0
 
 
 def test_groups_note_mixed_configs_and_skip_broken_runs(tmp_path: Path, capsys) -> None:
@@ -179,7 +190,7 @@ def test_groups_note_mixed_configs_and_skip_broken_runs(tmp_path: Path, capsys) 
     (broken / "config.yaml").write_text("[not a mapping")
     bad_csv = make_run(root, "CartPole-v1", "bn", 0, [(100, 1.0)])
     (bad_csv / "evaluations.csv").write_text("step,mean\n100,not-a-number\n")
-    assert cmp.main([str(root), "--out", str(tmp_path / "out")]) == 0
+    assert wnrl_main(["compare", str(root), "--out", str(tmp_path / "out")]) == 0
     captured = capsys.readouterr()
     assert "its runs differ in n_timesteps" in captured.err
     assert "dqn-ln-s0: no evaluations.csv rows" in captured.err
@@ -191,30 +202,30 @@ def test_groups_note_mixed_configs_and_skip_broken_runs(tmp_path: Path, capsys) 
 def test_bad_inputs_are_one_line_errors(runs_root: Path, tmp_path: Path, capsys) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert cmp.main([str(empty), "--out", str(tmp_path / "o")]) == 2
+    assert wnrl_main(["compare", str(empty), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("wnrl: error: no wnrl run directory") and err.count("\n") == 1
-    assert cmp.main([str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+    assert wnrl_main(["compare", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "no such run directory" in err and err.count("\n") == 1
     no_evals = tmp_path / "no-evals"
     make_run(no_evals, "CartPole-v1", "wn", 0, evals=None)
-    assert cmp.main([str(no_evals), "--out", str(tmp_path / "o")]) == 2
+    assert wnrl_main(["compare", str(no_evals), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "--metric train" in err and err.count("\n") == 1
     a_file = tmp_path / "file"
     a_file.write_text("x")
-    assert cmp.main([str(runs_root), "--out", str(a_file)]) == 2
+    assert wnrl_main(["compare", str(runs_root), "--out", str(a_file)]) == 2
     assert "not a directory" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # argparse: a bad --metric is a usage error
-        cmp.main([str(runs_root), "--out", str(tmp_path / "o"), "--metric", "best"])
+        wnrl_main(["compare", str(runs_root), "--out", str(tmp_path / "o"), "--metric", "best"])
     assert not (tmp_path / "o").exists()
 
 
 def test_statistics_match_hand_computed_answers() -> None:
     """IQM, bootstrap CI, normalization and probability of improvement on inputs whose answers
     are known by hand (Agarwal et al. 2021 definitions, computed by rliable)."""
-    from wnrl.statistics import compute
+    from wnrl.analysis.statistics import compute
 
     scores = {
         ("CartPole-v1", "dqn", "none"): [100, 200, 300, 400, 500, 60, 70, 80],

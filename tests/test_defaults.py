@@ -13,10 +13,10 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from torch import nn
 
 from wnrl.callbacks import DataDependentInit
+from wnrl.experiment.config import build_config
+from wnrl.experiment.presets import agent_presets
 from wnrl.layers import WeightNormLinear, weight_norm, weight_norm_layers
-from wnrl.presets import agent_presets
-from wnrl.projection import project_after_steps, project_directions_
-from wnrl.train import build_config
+from wnrl.nn.projection import project_after_steps, project_directions_
 
 
 def direction_norms(module: nn.Module) -> list[torch.Tensor]:
@@ -224,7 +224,7 @@ def test_the_init_can_leave_the_plain_heads_as_sb3_built_them(algo: str) -> None
 
 def test_ddi_heads_is_a_run_setting_older_runs_read_as_scale(tmp_path) -> None:
     from wnrl.errors import ConfigError
-    from wnrl.rundir import read_config
+    from wnrl.experiment.rundir import read_config
 
     assert build_config("ppo", "CartPole-v1", ddi_heads="keep")["ddi_heads"] == "keep"
     assert build_config("ppo", "CartPole-v1")["ddi_heads"] == "scale"

@@ -28,8 +28,7 @@ from torch import nn
 import wnrl  # noqa: F401  (registers the string names)
 from wnrl.callbacks import DataDependentInit
 from wnrl.layers import WeightNormConv2d, WeightNormLinear
-from wnrl.norms import NORMS
-from wnrl.policies import POLICY_NAMES, WN_POLICIES
+from wnrl.policies import NORMS, POLICY_NAMES, WN_POLICIES
 
 # --- 1. memory stays bounded over a long run ---------------------------------------------
 
@@ -447,7 +446,8 @@ def acting_outputs(model, obs: torch.Tensor):
 
 @pytest.mark.parametrize("algo", list(ALGOS))
 def test_acting_networks_are_cached_and_never_stale(algo: str) -> None:
-    from wnrl.layers import clear_inference_cache, weight_norm_layers
+    from wnrl.nn.cache import clear_inference_cache
+    from wnrl.nn.convert import weight_norm_layers
 
     model = build(algo)  # fused Adam by default: steps bump no version counter by themselves
     obs = torch.as_tensor(np.stack([model.observation_space.sample() for _ in range(8)]))

@@ -14,13 +14,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import VecEnv, VecTransposeImage
 
-from wnrl.envs import (
-    MAX_EPISODE_STEPS,
-    AleVecEnv,
-    canonical_env_id,
-    is_atari,
-    make_env,
-)
+from wnrl.envs import MAX_EPISODE_STEPS, AleVecEnv, canonical_env_id, is_atari, make_env
 
 BACKENDS = ["ale", "sb3"]
 GAMES = ["ALE/Breakout-v5", "PongNoFrameskip-v4"]

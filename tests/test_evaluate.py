@@ -1,4 +1,4 @@
-"""Tests for wnrl.evaluate: the DQN test protocol, run-directory loading, videos."""
+"""Tests for wnrl.experiment.evaluate: the DQN test protocol, run-directory loading, videos."""
 
 from __future__ import annotations
 
@@ -17,17 +17,16 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from wnrl.envs import AleVecEnv, make_env
 from wnrl.errors import ConfigError, WnrlError
-from wnrl.evaluate import (
+from wnrl.experiment.evaluate import (
     EVAL_EPSILON,
     EpsilonGreedy,
     EvalResult,
     evaluate_model,
     evaluation_env,
-    find_model,
     format_result,
-    load_for_evaluation,
-    record_video,
 )
+from wnrl.experiment.find_models import find_model, load_for_evaluation
+from wnrl.experiment.video import record_video
 from wnrl.policies import WNDQNPolicy, WNTD3Policy
 
 CARTPOLE = "CartPole-v1"

@@ -1,4 +1,4 @@
-"""wnrl.fastpath: channels-last convolution inputs and fused optimizers keep the function."""
+"""wnrl.nn.fastpath: channels-last convolution inputs and fused optimizers keep the function."""
 
 from __future__ import annotations
 
@@ -11,16 +11,10 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-from wnrl.fastpath import fast_optimizer_kwargs, use_channels_last
 from wnrl.layers import WeightNormConv2d, weight_norm
-from wnrl.policies import (
-    WNActorCriticPolicy,
-    WNDQNPolicy,
-    WNQRDQNPolicy,
-    WNSACPolicy,
-    WNTD3Policy,
-)
-from wnrl.preprocessing import FastImageInput, fast_image_input, normalized_image
+from wnrl.nn.fastpath import fast_optimizer_kwargs, use_channels_last
+from wnrl.policies import WNActorCriticPolicy, WNDQNPolicy, WNQRDQNPolicy, WNSACPolicy, WNTD3Policy
+from wnrl.sb3.preprocessing import FastImageInput, fast_image_input, normalized_image
 
 IMAGE = spaces.Box(0, 255, (4, 84, 84), np.uint8)
 
@@ -99,7 +93,7 @@ def test_policy_layout_is_invisible_in_outputs_and_checkpoints(norm: str, tmp_pa
 
 
 def test_ppo_trains_with_channels_last_convolutions() -> None:
-    from wnrl.envs import make_env
+    from wnrl.envs.factory import make_env
 
     env = make_env("ALE/Breakout-v5", n_envs=2, seed=0)
     model = PPO(WNActorCriticPolicy, env, n_steps=16, batch_size=16, n_epochs=1, seed=0)

@@ -7,6 +7,7 @@ import io
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,7 +15,9 @@ from torch import nn
 from torch.nn.utils import parametrizations
 
 import wnrl.layers as layers_module
-from wnrl.demo import nature_q_network as nature_cnn
+import wnrl.nn.functional as functional
+import wnrl.nn.layers as nn_layers
+from wnrl.experiment.demo import nature_q_network as nature_cnn
 from wnrl.layers import (
     DEFAULT_EPS,
     MeanOnlyBatchNorm,
@@ -38,7 +41,7 @@ def linear_form(request, monkeypatch) -> str:
     """Run a test on both WeightNormLinear paths: F.linear with the normalized weight (small
     layers) and eq. 3's cheap form (large layers), by moving the size threshold."""
     if request.param == "cheap":
-        monkeypatch.setattr(layers_module, "CHEAP_FORM_MIN_WEIGHTS", 0)
+        monkeypatch.setattr(nn_layers, "CHEAP_FORM_MIN_WEIGHTS", 0)
     return request.param
 
 
@@ -144,8 +147,8 @@ def test_cheap_form_backward_is_the_derivative() -> None:
     inputs = tuple(t.requires_grad_(True) for t in (x, v, g, b))
 
     def cheap(x, v, g, b):
-        norms = layers_module._unit_norms(v.detach(), DEFAULT_EPS)
-        return layers_module._WeightNormLinearFunction.apply(x, v, g, b, norms)
+        norms = functional.unit_norms(v.detach(), DEFAULT_EPS)
+        return functional.WeightNormLinearFunction.apply(x, v, g, b, norms)
 
     assert torch.autograd.gradcheck(cheap, inputs)
 
@@ -707,19 +710,20 @@ def test_layers_module_depends_on_torch_only() -> None:
     assert "torch.Size([4, 2])" in run_snippet(code)
     import ast
 
-    tree = ast.parse(open(layers_module.__file__).read())
-    imported = {
-        alias.name.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import)
-        for alias in node.names
-    }
-    imported |= {
-        node.module.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
-    }
-    assert imported <= {
+    files = [Path(layers_module.__file__), *Path(functional.__file__).parent.glob("*.py")]
+    imported = set()
+    for file in files:
+        tree = ast.parse(file.read_text())
+        imported |= {
+            alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+            for alias in node.names
+        }  # fmt: skip
+        imported |= {
+            node.module for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+        }  # fmt: skip
+    outside = {name for name in imported if not name.startswith("wnrl.nn")}
+    assert {name.split(".")[0] for name in outside} <= {
         "torch",
         "__future__",
         "contextlib",
@@ -727,7 +731,8 @@ def test_layers_module_depends_on_torch_only() -> None:
         "collections",
         "dataclasses",
         "typing",
-    }, imported
+        "inspect",
+    }, outside
 
 
 def test_importing_wnrl_changes_nothing_in_torch_or_sb3() -> None:

@@ -16,8 +16,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from torch import nn
 
 from wnrl.layers import MeanOnlyBatchNorm, WeightNormConv2d, WeightNormLinear
-from wnrl.norms import NORMS
 from wnrl.policies import (
+    NORMS,
     WNActorCriticPolicy,
     WNDQNPolicy,
     WNQRDQNPolicy,
@@ -70,7 +70,7 @@ def make_vec(kind: str, image: bool):
         return VECTOR_ENVS[kind]
     if kind == "continuous":
         return continuous_atari()
-    from wnrl.envs import make_env
+    from wnrl.envs.factory import make_env
 
     return make_env("ALE/Breakout-v5", n_envs=1, seed=0)
 

@@ -16,15 +16,16 @@ import pytest
 from stable_baselines3 import DQN
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from wnrl.checkpoints import latest_checkpoint, verify_checkpoint
 from wnrl.cli import main
-from wnrl.locks import exclusive_lock
-from wnrl.rundir import LOCK
+from wnrl.experiment.checkpoints import latest_checkpoint, verify_checkpoint
+from wnrl.experiment.locks import exclusive_lock
+from wnrl.experiment.rundir import LOCK
 
 KILL_SCRIPT = """
 import os, signal, sys
 from stable_baselines3.common.callbacks import BaseCallback
-from wnrl.train import build_config, resume_run, start_run
+from wnrl.experiment.config import build_config
+from wnrl.experiment.train import resume_run, start_run
 
 class KillAt(BaseCallback):  # kill -9 at a known step: no handler, no cleanup
     def __init__(self, step):

@@ -1,4 +1,4 @@
-"""wnrl.serialization: algorithm detection, SB3's loader, the pickle-free weights-only loader."""
+"""wnrl.sb3.model_files: algorithm detection, SB3's loader, the pickle-free weights-only loader."""
 
 from __future__ import annotations
 
@@ -29,14 +29,9 @@ from torch import nn
 
 import wnrl
 from wnrl.errors import WnrlError
-from wnrl.policies import (
-    WNActorCriticPolicy,
-    WNDQNPolicy,
-    WNQRDQNPolicy,
-    WNSACPolicy,
-    WNTD3Policy,
-)
-from wnrl.serialization import policy_kwargs_from_json, space_from_json
+from wnrl.policies import WNActorCriticPolicy, WNDQNPolicy, WNQRDQNPolicy, WNSACPolicy, WNTD3Policy
+from wnrl.sb3.saved_hyperparameters import policy_kwargs_from_json
+from wnrl.sb3.saved_spaces import space_from_json
 
 # The same source runs here and in the fresh interpreter of test_fresh_process_loads.
 OUTPUTS_SOURCE = '''
@@ -632,9 +627,9 @@ def test_policy_kwargs_refused(kwargs: dict[str, Any]) -> None:
 def test_weights_only_rebuilds_an_atari_model_without_its_env(tmp_path: pathlib.Path) -> None:
     """wnrl.envs.make_env fills gymnasium's lazy Box.low_repr, so the saved JSON describes the
     84x84x4 uint8 image space exactly and no env is needed to rebuild it."""
-    from wnrl.envs import make_env
-    from wnrl.policies import WNDQNPolicy
-    from wnrl.serialization import load
+    from wnrl.envs.factory import make_env
+    from wnrl.sb3.model_files import load
+    from wnrl.sb3.policies import WNDQNPolicy
 
     env = make_env("ALE/Breakout-v5", n_envs=1, seed=0)
     model = DQN(

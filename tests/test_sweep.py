@@ -18,9 +18,19 @@ import matplotlib.image
 import pytest
 import yaml
 
-from wnrl import cli, sweep
-from wnrl import compare as cmp
+from wnrl.analysis.plots import DPI, FIGSIZE
+from wnrl.cli import main as wnrl_main
 from wnrl.errors import ConfigError
+from wnrl.sweep.grid import (
+    cell_dir,
+    default_logdir,
+    expand_targets,
+    parse_list,
+    parse_seeds,
+    plan_sweep,
+)
+from wnrl.sweep.local_executor import available_cores
+from wnrl.sweep.run import run_sweep
 
 HP = [
     "--hp",
@@ -65,7 +75,7 @@ def test_local_sweep_skips_resumes_restarts_reports_failures_and_compares(
 ) -> None:
     logdir = tmp_path / "sweep"
     start = time.time()
-    assert sweep.main(tiny(logdir)) == 0
+    assert wnrl_main(["sweep", *tiny(logdir)]) == 0
     out = capsys.readouterr().out
     assert statuses(out) == dict.fromkeys(CELLS, "finished")
     assert "300 steps" in out and "eval max" in out
@@ -95,7 +105,7 @@ def test_local_sweep_skips_resumes_restarts_reports_failures_and_compares(
     # the same sweep again: nothing to do
     stamps = {name: (runs / name / "model.zip").stat().st_mtime_ns for name in CELLS}
     start = time.time()
-    assert sweep.main(tiny(logdir)) == 0
+    assert wnrl_main(["sweep", *tiny(logdir)]) == 0
     assert statuses(capsys.readouterr().out) == dict.fromkeys(CELLS, "skipped")
     assert time.time() - start < first_run
     assert stamps == {name: (runs / name / "model.zip").stat().st_mtime_ns for name in CELLS}
@@ -109,7 +119,7 @@ def test_local_sweep_skips_resumes_restarts_reports_failures_and_compares(
     (resumed / "checkpoints" / "latest").write_text("step-000000150\n")
     shutil.rmtree(restarted / "checkpoints")
     (broken / "checkpoints" / "latest").write_text("../../elsewhere\n")
-    assert sweep.main(tiny(logdir)) == 1
+    assert wnrl_main(["sweep", *tiny(logdir)]) == 1
     captured = capsys.readouterr()
     assert statuses(captured.out) == {
         "dqn-none-s0": "resumed",
@@ -135,10 +145,10 @@ def test_local_sweep_skips_resumes_restarts_reports_failures_and_compares(
 
     # compare on the sweep: one figure for the env, one table row per norm, 2 seeds each
     out = tmp_path / "compare"
-    assert cmp.main([str(logdir), "--out", str(out)]) == 0
+    assert wnrl_main(["compare", str(logdir), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     image = matplotlib.image.imread(out / "CartPole-v1.png")
-    assert image.shape[:2] == (round(cmp.FIGSIZE[1] * cmp.DPI), round(cmp.FIGSIZE[0] * cmp.DPI))
+    assert image.shape[:2] == (round(FIGSIZE[1] * DPI), round(FIGSIZE[0] * DPI))
     with open(out / "results.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["env"], r["agent"], r["norm"], r["seeds"], r["steps"]) for r in rows] == [
@@ -156,7 +166,7 @@ def test_ray_backend_in_process(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("RAY_worker_niceness", "0")
     logdir = tmp_path / "sweep"
     args = tiny(logdir, "--backend", "ray", "--cpus-per-run", "1", norms="wn")
-    assert sweep.main(args) == 0
+    assert wnrl_main(["sweep", *args]) == 0
     out = capsys.readouterr().out
     assert statuses(out) == {"dqn-wn-s0": "finished", "dqn-wn-s1": "finished"}
     for name in ("dqn-wn-s0", "dqn-wn-s1"):
@@ -174,7 +184,7 @@ def test_sigterm_checkpoints_the_running_cells_and_exits_130(tmp_path: Path) -> 
     args[args.index("--steps") + 1] = "200000"
     args[args.index("--checkpoint-every") + 1] = "0"
     process = subprocess.Popen(
-        [sys.executable, "-m", "wnrl.sweep", *args],
+        [sys.executable, "-m", "wnrl", "sweep", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -189,7 +199,7 @@ def test_sigterm_checkpoints_the_running_cells_and_exits_130(tmp_path: Path) -> 
     assert statuses(out) == {"dqn-wn-s0": "interrupted"}
     assert "run the same command again" in err
     assert (run_dir / "checkpoints" / "latest").is_file() and not (run_dir / "model.zip").exists()
-    plan = sweep.plan_sweep(
+    plan = plan_sweep(
         ["CartPole-v1"], "dqn", ["wn"], [0], logdir, steps=200000, eval_every=150,
         eval_episodes=2, checkpoint_every=0, hp=sweep_hp(),
     )  # fmt: skip
@@ -198,7 +208,7 @@ def test_sigterm_checkpoints_the_running_cells_and_exits_130(tmp_path: Path) -> 
 
 
 def sweep_hp() -> dict:
-    from wnrl.presets import parse_overrides
+    from wnrl.experiment.presets import parse_overrides
 
     return parse_overrides(HP[1:])
 
@@ -222,62 +232,62 @@ def test_bad_arguments_are_one_line_errors_with_exit_code_2(
 ) -> None:
     logdir = tmp_path / "sweep"
     argv = [args[0], "--logdir", str(logdir), *args[1:]]  # --hp takes the rest: keep it last
-    assert sweep.main(argv) == 2
+    assert wnrl_main(["sweep", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("wnrl: error: ") and err.count("\n") == 1 and message in err, err
     assert not logdir.exists()  # nothing ran, nothing was written
-    assert cli.main(["sweep", *argv]) == 2  # through the real CLI entry point
+    assert wnrl_main(["sweep", *argv]) == 2  # through the real CLI entry point
     assert message in capsys.readouterr().err
 
 
 def test_ray_missing_is_a_one_line_error(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
     logdir = tmp_path / "sweep"
-    assert sweep.main(["CartPole-v1", "--backend", "ray", "--logdir", str(logdir)]) == 2
+    assert wnrl_main(["sweep", "CartPole-v1", "--backend", "ray", "--logdir", str(logdir)]) == 2
     err = capsys.readouterr().err
     assert "pip install 'wnrl[ray]'" in err and err.count("\n") == 1
     assert not logdir.exists()
     with pytest.raises(ConfigError, match="wnrl\\[ray\\]"):
-        sweep.run_sweep(sweep.plan_sweep(["CartPole-v1"], logdir=logdir), backend="ray")
+        run_sweep(plan_sweep(["CartPole-v1"], logdir=logdir), backend="ray")
     assert not logdir.exists()
 
 
 def test_a_changed_configuration_is_refused_up_front(tmp_path: Path, capsys) -> None:
     logdir = tmp_path / "sweep"
-    plan = sweep.plan_sweep(["CartPole-v1"], "dqn", ["wn"], [0], logdir, steps=300)
+    plan = plan_sweep(["CartPole-v1"], "dqn", ["wn"], [0], logdir, steps=300)
     run_dir = plan.cells[0].run_dir
     run_dir.mkdir(parents=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(plan.cells[0].config))
-    again = sweep.plan_sweep(["CartPole-v1"], "dqn", ["wn"], [0], logdir, steps=300)
+    again = plan_sweep(["CartPole-v1"], "dqn", ["wn"], [0], logdir, steps=300)
     assert again.cells[0].state == "restart"  # same configuration: it continues
     args = ["CartPole-v1", "--norm", "wn", "--seeds", "1", "--steps", "400"]
-    assert sweep.main([*args, "--logdir", str(logdir)]) == 2
+    assert wnrl_main(["sweep", *args, "--logdir", str(logdir)]) == 2
     err = capsys.readouterr().err
     assert "holds a run with a different configuration (n_timesteps differ)" in err
     assert sorted(p.name for p in run_dir.iterdir()) == ["config.yaml"]
 
 
 def test_grid_expansion(tmp_path: Path) -> None:
-    assert sweep.parse_seeds("3") == [0, 1, 2] and sweep.parse_seeds("1,4,7") == [1, 4, 7]
-    assert sweep.parse_seeds("5,") == [5]
+    assert parse_seeds("3") == [0, 1, 2] and parse_seeds("1,4,7") == [1, 4, 7]
+    assert parse_seeds("5,") == [5]
     for bad in ("0", "-1,2", "x", ","):
         with pytest.raises(ConfigError):
-            sweep.parse_seeds(bad)
-    assert sweep.parse_list("none, wn,none", "--norm") == ["none", "wn"]
-    assert sweep.expand_targets(["classic"]) == [
+            parse_seeds(bad)
+    assert parse_list("none, wn,none", "--norm") == ["none", "wn"]
+    assert expand_targets(["classic"]) == [
         "CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1"
     ]  # fmt: skip
-    assert sweep.expand_targets(["cartpole-v1", "classic"])[0] == "CartPole-v1"
-    assert len(sweep.expand_targets(["atari-paper"])) == 4
-    plan = sweep.plan_sweep(["classic"], "dqn", ["none", "wn"], [0, 1], tmp_path / "s")
+    assert expand_targets(["cartpole-v1", "classic"])[0] == "CartPole-v1"
+    assert len(expand_targets(["atari-paper"])) == 4
+    plan = plan_sweep(["classic"], "dqn", ["none", "wn"], [0, 1], tmp_path / "s")
     assert len(plan.cells) == 3 * 2 * 2 and plan.envs == [
         "CartPole-v1", "Acrobot-v1", "MountainCar-v0"
     ]  # fmt: skip
     assert plan.skipped_envs and "Pendulum-v1" in plan.skipped_envs[0]
     assert plan.cells[-1].run_dir == tmp_path / "s" / "MountainCar-v0" / "dqn-wn-s1"
-    assert sweep.cell_dir(Path("r"), "ALE/Breakout-v5", "dqn", "wn", 2) == Path(
+    assert cell_dir(Path("r"), "ALE/Breakout-v5", "dqn", "wn", 2) == Path(
         "r/ALE-Breakout-v5/dqn-wn-s2"
     )
-    assert sweep.default_logdir("dqn", ["classic"]) == Path("runs/sweep-dqn-classic")
+    assert default_logdir("dqn", ["classic"]) == Path("runs/sweep-dqn-classic")
     assert not (tmp_path / "s").exists()  # planning writes nothing
-    assert os.cpu_count() and sweep.available_cores() >= 1
+    assert os.cpu_count() and available_cores() >= 1

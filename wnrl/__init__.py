@@ -1,10 +1,11 @@
 """wnrl: weight-normalized deep RL agents for Stable-Baselines3.
 
 Salimans & Kingma (2016), "Weight Normalization: A Simple Reparameterization to Accelerate
-Training of Deep Neural Networks", as a PyTorch layer library (:mod:`wnrl.layers`, torch only)
+Training of Deep Neural Networks", as a PyTorch layer library
+(:mod:`wnrl.layers`, i.e. :mod:`wnrl.nn`, torch only)
 and as SB3 policies. The SB3-facing names are imported lazily; ``import wnrl`` registers the
 policies' string names (``"WNMlpPolicy"``, ``"WNCnnPolicy"``, ``"WNMultiInputPolicy"``) with
-each SB3 algorithm when SB3 is installed (:func:`wnrl.policies.register_policy_names`), so
+each SB3 algorithm when SB3 is installed (:func:`wnrl.sb3.policy_names.register_policy_names`), so
 ``DQN("WNCnnPolicy", env)`` and RL Zoo's ``--gym-packages wnrl`` work. The layer library
 (:mod:`wnrl.layers`) imports torch alone and works where SB3 is not installed.
 """
@@ -32,14 +33,14 @@ _LAZY = {
     "WNActorCriticPolicy": "wnrl.policies",
     "WNSACPolicy": "wnrl.policies",
     "WNTD3Policy": "wnrl.policies",
-    "NORMS": "wnrl.norms",
+    "NORMS": "wnrl.nn.norms",
     "callbacks": "wnrl.callbacks",
     "DataDependentInit": "wnrl.callbacks",
     "WeightNormLogger": "wnrl.callbacks",
     "AtariReplayBuffer": "wnrl.buffers",
     "register_policy_names": "wnrl.policies",
-    "load": "wnrl.serialization",
-    "detect_algorithm": "wnrl.serialization",
+    "load": "wnrl.sb3.model_files",
+    "detect_algorithm": "wnrl.sb3.model_files",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -66,6 +67,6 @@ def _sb3_installed() -> bool:
 
 
 if _sb3_installed():
-    from wnrl.policies import register_policy_names as _register_policy_names
+    from wnrl.sb3.policy_names import register_policy_names as _register_policy_names
 
     _register_policy_names()

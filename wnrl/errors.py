@@ -8,6 +8,19 @@ def one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
+def error_summary(error: BaseException, limit: int = 200) -> str:
+    """``Type: first line of the message``, at most ``limit`` characters."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def shortened(value: object, limit: int = 80) -> str:
+    """``str(value)`` on one line, cut to ``limit`` characters: for quoting a value in a message."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class WnrlError(Exception):
     """A problem with the user's input (arguments, files, environment), not a bug in wnrl."""
 

@@ -1,0 +1,177 @@
+"""The package layout keeps its layers: lower layers never import higher ones, no import cycles,
+function-local imports only where import time or an optional dependency needs them, small
+modules that say their job."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "wnrl"
+
+#: layer of each part of wnrl (lower numbers are lower layers; see ../DESIGN "Layers of the code")
+LAYERS = {
+    "wnrl.errors": 0,
+    "wnrl.atari_settings": 0,
+    "wnrl.nn": 1,
+    "wnrl.sb3": 2,
+    "wnrl.envs": 3,
+    "wnrl.experiment": 4,
+    "wnrl.sweep": 5,
+    "wnrl.analysis": 5,
+    "wnrl.cli": 6,
+}
+#: the public entry points above every layer (``import wnrl``, the public import paths); code
+#: inside the layers never imports them
+ENTRY_POINTS = {
+    "wnrl",
+    "wnrl.__main__",
+    "wnrl.layers",
+    "wnrl.policies",
+    "wnrl.callbacks",
+    "wnrl.buffers",
+}
+#: third-party roots ``wnrl.nn`` may import: torch alone
+NN_ALLOWED = {"torch"}
+MAX_LINES = 400
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def part_of(module: str) -> str | None:
+    """The layer key (``wnrl.nn``, ``wnrl.errors``...) a wnrl module belongs to, if any."""
+    for key in sorted(LAYERS, key=len, reverse=True):
+        if module == key or module.startswith(key + "."):
+            return key
+    return None
+
+
+def imports(path: Path) -> list[tuple[str, bool, int]]:
+    """``(imported module, inside a function, line)`` for every import statement of a file.
+
+    ``from pkg import name`` counts as importing ``pkg.name`` when that is a module."""
+    tree = ast.parse(path.read_text())
+    local: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            local |= {id(sub) for sub in ast.walk(node)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, id(node) in local, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                name = sub if sub in MODULES else node.module
+                found.append((name, id(node) in local, node.lineno))
+    return found
+
+
+def test_every_module_belongs_to_a_layer_or_is_an_entry_point() -> None:
+    loose = [name for name in MODULES if name not in ENTRY_POINTS and part_of(name) is None]
+    assert not loose, f"modules outside the layers: {loose}"
+
+
+@pytest.mark.parametrize("name", [n for n in MODULES if n not in ENTRY_POINTS])
+def test_modules_import_only_their_own_layer_or_lower(name: str) -> None:
+    own = part_of(name)
+    for imported, _, line in imports(MODULES[name]):
+        if not imported.startswith("wnrl") or imported == "wnrl":  # the root: __version__
+            continue
+        where = f"{name}:{line} imports {imported}"
+        assert imported not in ENTRY_POINTS, f"{where}: a public entry point, not a layer"
+        other = part_of(imported)
+        assert other is not None, where
+        assert LAYERS[other] < LAYERS[own] or other == own, f"{where} (a higher or sibling layer)"
+
+
+def test_nn_imports_torch_and_the_standard_library_only() -> None:
+    stdlib = {"__future__", "collections", "contextlib", "dataclasses", "fnmatch", "inspect"}
+    stdlib |= {"typing"}
+    for name, path in MODULES.items():
+        if part_of(name) != "wnrl.nn":
+            continue
+        for imported, _, line in imports(path):
+            root = imported.split(".")[0]
+            assert imported.startswith("wnrl.nn") or root in NN_ALLOWED | stdlib, (
+                f"{name}:{line} imports {imported}"
+            )
+
+
+def test_no_import_cycles() -> None:
+    graph = {
+        name: {imported for imported, _, _ in imports(path) if imported in MODULES}
+        for name, path in MODULES.items()
+    }
+    # a package's __init__ is imported with every one of its modules: an edge to the package
+    graph = {name: {t for t in targets if t != name} for name, targets in graph.items()}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for target in graph[node]:
+            if state.get(target) == 1:
+                cycle = stack[stack.index(target) :] + [target]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if target not in state:
+                visit(target)
+        stack.pop()
+        state[node] = 2
+
+    for node in graph:
+        if node not in state:
+            visit(node)
+
+
+def test_function_local_imports_of_wnrl_only_in_the_cli() -> None:
+    """The CLI imports the library when a command runs (``wnrl --help`` stays fast); nowhere
+    else does wnrl import its own modules inside a function."""
+    offenders = [
+        f"{name}:{line} imports {imported}"
+        for name, path in MODULES.items()
+        if part_of(name) != "wnrl.cli"
+        for imported, local, line in imports(path)
+        if local and imported.startswith("wnrl")
+    ]
+    assert not offenders, offenders
+
+
+@pytest.mark.parametrize("name", list(MODULES))
+def test_modules_are_small_and_say_their_job(name: str) -> None:
+    path = MODULES[name]
+    text = path.read_text()
+    lines = text.count("\n")
+    assert lines <= MAX_LINES, f"{name} has {lines} lines (at most {MAX_LINES})"
+    docstring = ast.get_docstring(ast.parse(text))
+    assert docstring and docstring.strip().splitlines()[0], f"{name} has no docstring"
+
+
+def test_a_lower_layer_importing_a_higher_one_is_caught(tmp_path: Path) -> None:
+    """The check above can fail: an ``wnrl.nn`` module importing SB3 code is reported."""
+    bad = tmp_path / "bad.py"
+    bad.write_text('"""x"""\nfrom wnrl.sb3.policies import WNDQNPolicy\nimport stable_baselines3\n')
+    found = {imported for imported, _, _ in imports(bad)}
+    assert "wnrl.sb3.policies" in found and "stable_baselines3" in found
+    assert LAYERS[part_of("wnrl.sb3.policies")] > LAYERS["wnrl.nn"]
+
+
+def test_every_subpackage_ships_in_the_wheel() -> None:
+    """pyproject.toml lists its packages by name: a subpackage missing there is missing from
+    every non-editable install."""
+    text = (PACKAGE.parent / "pyproject.toml").read_text()
+    block = re.search(r"^packages = \[(.*?)\]", text, flags=re.S | re.M)
+    assert block, "pyproject.toml lists no packages"
+    listed = set(re.findall(r'"([\w.]+)"', block.group(1)))
+    packages = {module_name(init) for init in PACKAGE.rglob("__init__.py")}
+    assert packages <= listed, packages - listed

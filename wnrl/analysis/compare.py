@@ -1,0 +1,94 @@
+"""``wnrl compare``: learning curves and paper-style tables from run directories.
+
+::
+
+    wnrl compare runs/sweep-dqn-classic --out results/classic
+    wnrl compare runs/sweep-dqn-atari-paper --out results/atari --paper
+
+Runs are grouped by env x agent x norm (:mod:`wnrl.analysis.tables`); ``--metric eval`` (default)
+reads the periodic evaluations of ``evaluations.csv`` (the paper's test protocol), ``--metric
+train`` ``rollout/ep_rew_mean`` from the TensorBoard events (:mod:`wnrl.analysis.runs`). Writes
+``<out>/<env>.png`` per env (:mod:`wnrl.analysis.plots`), ``results.md`` and ``results.csv``,
+and the field's statistics of one score per run (:mod:`wnrl.analysis.statistics`).
+``--paper`` adds the paper's DQN table and RL Zoo's 10M-step score of the row's agent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from wnrl.analysis import statistics
+from wnrl.analysis.plots import plot_env
+from wnrl.analysis.runs import METRICS, SCORES, Run, game_name, load_runs
+from wnrl.analysis.tables import Row, csv_table, group_runs, markdown_table, summarize
+from wnrl.errors import ConfigError, WnrlError
+from wnrl.experiment.checkpoints import atomic_write_text
+
+
+@dataclass
+class Comparison:
+    rows: list[Row]
+    markdown: str
+    figures: list[Path]
+    table_md: Path
+    table_csv: Path
+    notes: list[str]
+
+
+def run_scores(
+    groups: dict[tuple[str, str, str], list[Run]], score: str = "final"
+) -> dict[tuple[str, str, str], list[float]]:
+    """``(env, agent, norm) -> one score per run`` (seed order), for the statistics."""
+    measure = SCORES[score]
+    return {key: [measure(run) for run in runs] for key, runs in groups.items()}
+
+
+def compare(
+    paths: Sequence[str | Path],
+    out: str | Path,
+    metric: str = "eval",
+    paper: bool = False,
+    score: str = "final",
+    reps: int = 2000,
+) -> Comparison:
+    """Read the runs under ``paths``; write ``<out>/<env>.png``, ``results.md``, ``results.csv``,
+    and the rliable statistics of the ``score`` of each run (``statistics.csv``,
+    ``performance_profiles.png``; the Markdown also goes into results.md)."""
+
+    if score not in SCORES:
+        raise ConfigError(f"unknown score {score!r}; choose one of {', '.join(SCORES)}")
+    if reps < 100:
+        raise ConfigError(f"--reps must be at least 100, got {reps}")
+    runs, notes = load_runs(paths, metric)
+    groups = group_runs(runs)
+    rows = summarize(groups)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise WnrlError(f"--out {out} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    figures = []
+    for env in dict.fromkeys(row.env for row in rows):
+        figures.append(plot_env(env, groups, out / f"{env.replace('/', '-')}.png", metric, paper))
+    for row in rows:
+        notes += [f"{row.env} {row.agent}-{row.norm}: {note}" for note in row.notes]
+    stats = statistics.compute(
+        run_scores(groups, score), {row.env: game_name(row.env) for row in rows}, reps=reps
+    )
+    figures.append(statistics.plot_performance_profiles(stats, out / "performance_profiles.png"))
+    markdown = markdown_table(rows, metric, paper) + "\n" + statistics.markdown(stats, score)
+    atomic_write_text(out / "statistics.csv", statistics.to_csv(stats))
+    title = f"# wnrl compare: {METRICS[metric]}\n\n"
+    sources = ""
+    if paper:
+        sources = (
+            "\npaper: Salimans & Kingma (2016) sec. 5.4, maximum test score (DQN normal, "
+            "DQN + weight norm, Mnih et al. 2015); RL Zoo: SB3 RL Zoo benchmark, "
+            "NoFrameskip-v4, 10M steps, one seed, the row's agent.\n"
+        )
+    table_md = out / "results.md"
+    table_csv = out / "results.csv"
+    atomic_write_text(table_md, title + markdown + sources)
+    atomic_write_text(table_csv, csv_table(rows, paper))
+    return Comparison(rows, markdown, figures, table_md, table_csv, notes)

@@ -18,6 +18,9 @@ Whatever it shows goes into the README.
 
     python scripts/learning_check.py [--agents dqn,qrdqn,ppo,a2c,sac,td3]
         [--norms none,wn,wn+mobn,wn+proj] [--seeds 5] [--identity]
+
+Init ablations go to a logdir of their own (a run directory holds one configuration), e.g.
+``--no-ddi --logdir runs/learning-check-noddi --out results/learning-check-noddi``.
 """
 
 from __future__ import annotations
@@ -57,16 +60,20 @@ IDENTITY_REFERENCES = {
 }
 
 
-def _identity_cell(cell: tuple[str, str, str, int, int]) -> tuple[tuple[str, str, str], float]:
-    algo, env_name, norm, seed, steps = cell
-    score = identity_run(algo, env_name, norm, True, seed, steps)
+def _identity_cell(
+    cell: tuple[str, str, str, int, int, bool],
+) -> tuple[tuple[str, str, str], float]:
+    algo, env_name, norm, seed, steps, ddi = cell
+    score = identity_run(algo, env_name, norm, ddi, seed, steps)
     return (f"Identity-{env_name}", algo, norm), score
 
 
-def identity_statistics(norms: list[str], seeds: int, steps: int, processes: int) -> str:
-    """PPO and A2C on SB3's identity envs (with DDI, as wnrl trains): IQM and CIs."""
+def identity_statistics(
+    norms: list[str], seeds: int, steps: int, processes: int, ddi: bool = True
+) -> str:
+    """PPO and A2C on SB3's identity envs (with DDI unless told, as wnrl trains): IQM and CIs."""
     cells = [
-        (algo, env, norm, seed, steps)
+        (algo, env, norm, seed, steps, ddi)
         for algo in ("ppo", "a2c")
         for env in IDENTITY_ENVS
         for norm in norms
@@ -95,6 +102,11 @@ def main() -> None:
     parser.add_argument("--logdir", default="runs/learning-check")
     parser.add_argument("--out", default="results/learning-check")
     parser.add_argument("--max-parallel", type=int, help="runs at a time (default: cores)")
+    parser.add_argument(
+        "--cpus-per-run", type=int, help="torch threads per run (default: cores // parallel)"
+    )
+    parser.add_argument("--no-ddi", action="store_true", help="train without the init (ablation)")
+    parser.add_argument("--ddi-heads", choices=("scale", "keep"), default="scale")
     args = parser.parse_args()
 
     start = time.time()
@@ -114,8 +126,10 @@ def main() -> None:
             eval_every=max(1, steps // args.evals),
             eval_episodes=args.eval_episodes,
             checkpoint_every=0,
+            ddi=False if args.no_ddi else None,
+            ddi_heads=args.ddi_heads,
         )
-        report = run_sweep(sweep, max_parallel=args.max_parallel)
+        report = run_sweep(sweep, max_parallel=args.max_parallel, cpus_per_run=args.cpus_per_run)
         if report.failed:
             raise SystemExit(f"{len(report.failed)} run(s) failed; see the logs in {args.logdir}")
     if agents:
@@ -123,7 +137,9 @@ def main() -> None:
         print(result.markdown)
     if args.identity:
         processes = args.max_parallel or multiprocessing.cpu_count()
-        identity = identity_statistics(norms, args.seeds, args.identity_steps, processes)
+        identity = identity_statistics(
+            norms, args.seeds, args.identity_steps, processes, ddi=not args.no_ddi
+        )
         Path(args.out).mkdir(parents=True, exist_ok=True)
         Path(args.out, "identity.md").write_text(identity)
         print(identity)

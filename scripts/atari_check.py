@@ -21,7 +21,7 @@ import csv
 import time
 from pathlib import Path
 
-from wnrl.cli.options import add_run_options
+from wnrl.cli.options import add_run_options, run_option_values
 from wnrl.envs import canonical_env_id
 from wnrl.experiment.rundir import EVALUATIONS, PROGRESS
 from wnrl.sweep.grid import cell_dir, plan_sweep
@@ -111,9 +111,7 @@ def main() -> int:
         sweep = plan_sweep(
             env_ids, agent="ppo", norms=norms, seeds=[args.seed], logdir=logdir,
             preset="atari", steps=args.steps,
-            ddi=False if args.no_ddi else None, ddi_heads=args.ddi_heads,
-            eval_every=args.eval_every, eval_episodes=args.eval_episodes,
-            checkpoint_every=args.checkpoint_every,
+            **run_option_values(args),
         )  # fmt: skip
         report = run_sweep(sweep, max_parallel=args.max_parallel, cpus_per_run=args.cpus_per_run)
         failed = len(report.failed)

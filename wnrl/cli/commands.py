@@ -15,7 +15,7 @@ from pathlib import Path
 
 from wnrl import __version__
 from wnrl.atari_settings import BACKENDS
-from wnrl.cli.options import add_run_options
+from wnrl.cli.options import add_run_options, run_option_values
 from wnrl.errors import RunFailed, WnrlError, one_line
 from wnrl.experiment.rundir import FINAL_MODEL, env_slug, run_name
 
@@ -51,11 +51,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             device=args.device or "auto",
             logdir=args.logdir,
             hp=parse_overrides(args.hp),
-            ddi=False if args.no_ddi else None,
-            ddi_heads=args.ddi_heads,
-            eval_every=args.eval_every,
-            eval_episodes=args.eval_episodes,
-            checkpoint_every=args.checkpoint_every,
+            **run_option_values(args),
             backend=args.backend,
         )
         print(f"run directory: {_run_dir_hint(config)}", flush=True)

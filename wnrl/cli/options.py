@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -18,3 +19,14 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-every", type=int, help="steps between evaluations (0: none)")
     parser.add_argument("--eval-episodes", type=int, help="episodes per evaluation")
     parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: none)")
+
+
+def run_option_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The parsed run options as keyword arguments of ``build_config`` / ``plan_sweep``."""
+    return {
+        "ddi": False if args.no_ddi else None,
+        "ddi_heads": args.ddi_heads,
+        "eval_every": args.eval_every,
+        "eval_episodes": args.eval_episodes,
+        "checkpoint_every": args.checkpoint_every,
+    }

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from wnrl.atari_settings import BACKENDS
-from wnrl.cli.options import add_run_options
+from wnrl.cli.options import add_run_options, run_option_values
 from wnrl.errors import ConfigError
 from wnrl.sweep import EXECUTORS
 
@@ -37,11 +37,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         hp=parse_overrides(args.hp),
         n_envs=args.n_envs,
         device=args.device,
-        ddi=False if args.no_ddi else None,
-        ddi_heads=args.ddi_heads,
-        eval_every=args.eval_every,
-        eval_episodes=args.eval_episodes,
-        checkpoint_every=args.checkpoint_every,
+        **run_option_values(args),
         backend=args.env_backend,
     )
     states = [cell.state for cell in sweep.cells]

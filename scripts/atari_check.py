@@ -113,8 +113,8 @@ def main() -> int:
             preset="atari", steps=args.steps,
             **run_option_values(args),
         )  # fmt: skip
-        report = run_sweep(sweep, max_parallel=args.max_parallel, cpus_per_run=args.cpus_per_run)
-        failed = len(report.failed)
+        done = run_sweep(sweep, max_parallel=args.max_parallel, cpus_per_run=args.cpus_per_run)
+        failed = len(done.failed)
     print(report(logdir, env_ids, norms, args.seed, args.steps))
     print(f"\n{(time.time() - start) / 60:.1f} min; runs in {logdir}")
     return 1 if failed else 0

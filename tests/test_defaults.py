@@ -233,3 +233,50 @@ def test_ddi_heads_is_a_run_setting_older_runs_read_as_scale(tmp_path) -> None:
     old = tmp_path / "config.yaml"
     old.write_text("agent: ppo\nenv: CartPole-v1\nnorm: wn\nseed: 0\nddi: true\n")
     assert read_config(old)["ddi_heads"] == "scale"
+
+
+@pytest.mark.parametrize("agent", ["ppo", "a2c"])
+def test_on_policy_presets_train_weight_norm_without_the_init(agent: str) -> None:
+    """PPO and A2C: no data-dependent init by default (with it WN PPO learns Breakout 3x worse;
+    README, Results); ``ddi=True`` (``--ddi``) brings it back; every preset of theirs says so."""
+    env = {"ppo": "CartPole-v1", "a2c": "CartPole-v1"}[agent]
+    assert build_config(agent, env, norm="wn")["ddi"] is False
+    assert build_config(agent, env, norm="wn", ddi=True)["ddi"] is True
+    assert build_config(agent, "Pendulum-v1", norm="wn+mobn")["ddi"] is False
+    assert all(preset.get("ddi") is False for preset in agent_presets(agent).values())
+
+
+@pytest.mark.parametrize(
+    "agent,env", [("dqn", "CartPole-v1"), ("qrdqn", "CartPole-v1"), ("sac", "Pendulum-v1")]
+)
+def test_other_agents_keep_the_papers_init(agent: str, env: str) -> None:
+    assert build_config(agent, env, norm="wn")["ddi"] is True
+    assert build_config(agent, env, norm="none")["ddi"] is False
+    assert build_config(agent, env, norm="wn", ddi=False)["ddi"] is False
+
+
+def test_a_preset_ddi_that_is_not_a_bool_is_a_config_error(monkeypatch) -> None:
+    from wnrl.errors import ConfigError
+    from wnrl.experiment import config
+
+    presets = {"classic": {**agent_presets("ppo")["classic"], "ddi": "no"}}
+    monkeypatch.setattr(
+        config, "select_preset", lambda agent, family, name: ("classic", presets["classic"])
+    )
+    with pytest.raises(ConfigError, match="preset key ddi must be true or false"):
+        build_config("ppo", "CartPole-v1", norm="wn")
+
+
+def test_cli_ddi_flags_choose_the_init_and_exclude_each_other(tmp_path, capsys) -> None:
+    from wnrl.cli import main
+    from wnrl.experiment.rundir import CONFIG, read_config
+
+    argv = ["train", "ppo", "CartPole-v1", "--steps", "64", "--logdir", str(tmp_path)]
+    argv += ["--hp", "n_steps=16", "--eval-every", "0", "--checkpoint-every", "0", "--seed", "1"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--ddi", "--no-ddi"])
+    assert exit_info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert main([*argv, "--ddi"]) == 0
+    (config_path,) = tmp_path.rglob(CONFIG)
+    assert read_config(config_path)["ddi"] is True

@@ -8,7 +8,13 @@ from typing import Any
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """The per-run options: data-dependent init, evaluations and checkpoints."""
-    parser.add_argument("--no-ddi", action="store_true", help="skip the data-dependent init")
+    ddi = parser.add_mutually_exclusive_group()
+    ddi.add_argument(
+        "--ddi",
+        action="store_true",
+        help="run the data-dependent init (paper sec. 3) even where the preset turns it off",
+    )
+    ddi.add_argument("--no-ddi", action="store_true", help="skip the data-dependent init")
     parser.add_argument(
         "--ddi-heads",
         choices=("scale", "keep"),
@@ -24,7 +30,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 def run_option_values(args: argparse.Namespace) -> dict[str, Any]:
     """The parsed run options as keyword arguments of ``build_config`` / ``plan_sweep``."""
     return {
-        "ddi": False if args.no_ddi else None,
+        "ddi": True if args.ddi else False if args.no_ddi else None,
         "ddi_heads": args.ddi_heads,
         "eval_every": args.eval_every,
         "eval_episodes": args.eval_episodes,

@@ -70,6 +70,15 @@ def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _default_ddi(norm: str, preset: dict[str, Any]) -> bool:
+    """The data-dependent init (paper sec. 3) runs for the weight-norm norms unless the preset
+    turns it off (``ddi: false``: the on-policy agents, see the README's Results)."""
+    setting = preset.get("ddi", True)
+    if not isinstance(setting, bool):
+        raise ConfigError(f"preset key ddi must be true or false, got {setting!r}")
+    return uses_weight_norm(norm) and setting
+
+
 def build_config(
     agent: str,
     env: str,
@@ -137,7 +146,7 @@ def build_config(
         "device": device,
         "backend": backend,
         "env_kwargs": dict(chosen.get("env_kwargs") or {}),
-        "ddi": uses_weight_norm(norm) if ddi is None else bool(ddi),
+        "ddi": _default_ddi(norm, chosen) if ddi is None else bool(ddi),
         "ddi_heads": _choice("--ddi-heads", ddi_heads, ("scale", "keep")),
         "weight_norm_log_every": 1000,
         "eval": {

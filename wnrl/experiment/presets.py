@@ -61,6 +61,7 @@ _PRESET_KEYS = {
     "action_noise",
     "norm_overrides",
     "env_kwargs",
+    "ddi",
 }
 #: policy_kwargs values given by name in YAML
 _NAMED_CLASSES: dict[str, type] = {

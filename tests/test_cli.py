@@ -359,7 +359,10 @@ def test_bad_input_through_the_real_command_has_no_traceback() -> None:
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
-PRESET_ENVS = {"atari": "ALE/Pong-v5", "classic": "CartPole-v1", "continuous": "Pendulum-v1"}
+PRESET_ENVS = {
+    "atari": "ALE/Pong-v5", "classic": "CartPole-v1", "continuous": "Pendulum-v1",
+    "minatar": "MinAtar/Breakout-v1",
+}  # fmt: skip
 
 
 def every_preset() -> list[tuple[str, str, str]]:

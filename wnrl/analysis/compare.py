@@ -10,7 +10,9 @@ reads the periodic evaluations of ``evaluations.csv`` (the paper's test protocol
 train`` ``rollout/ep_rew_mean`` from the TensorBoard events (:mod:`wnrl.analysis.runs`). Writes
 ``<out>/<env>.png`` per env (:mod:`wnrl.analysis.plots`), ``results.md`` and ``results.csv``,
 and the field's statistics of one score per run (:mod:`wnrl.analysis.statistics`).
-``--paper`` adds the paper's DQN table and RL Zoo's 10M-step score of the row's agent.
+``--paper`` adds the paper's DQN table, RL Zoo's 10M-step score of the row's agent and the MinAtar
+paper's DQN score; with MinAtar DQN runs of the paper's games it also writes the paper's Atari
+table beside their IQMs (:mod:`wnrl.analysis.paper_table`, ``paper_minatar.csv``).
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from wnrl.analysis import statistics
+from wnrl.analysis import paper_table, statistics
 from wnrl.analysis.plots import plot_env
-from wnrl.analysis.runs import METRICS, SCORES, Run, game_name, load_runs
+from wnrl.analysis.runs import METRICS, SCORES, Run, load_runs, score_key
 from wnrl.analysis.tables import Row, csv_table, group_runs, markdown_table, summarize
 from wnrl.errors import ConfigError, WnrlError
 from wnrl.experiment.checkpoints import atomic_write_text
@@ -74,18 +76,24 @@ def compare(
     for row in rows:
         notes += [f"{row.env} {row.agent}-{row.norm}: {note}" for note in row.notes]
     stats = statistics.compute(
-        run_scores(groups, score), {row.env: game_name(row.env) for row in rows}, reps=reps
+        run_scores(groups, score), {row.env: score_key(row.env) for row in rows}, reps=reps
     )
     figures.append(statistics.plot_performance_profiles(stats, out / "performance_profiles.png"))
     markdown = markdown_table(rows, metric, paper) + "\n" + statistics.markdown(stats, score)
     atomic_write_text(out / "statistics.csv", statistics.to_csv(stats))
+    beside = paper_table.markdown(rows, stats, score) if paper else ""
+    if beside:
+        markdown += "\n" + beside
+        atomic_write_text(out / "paper_minatar.csv", paper_table.to_csv(rows, stats))
     title = f"# wnrl compare: {METRICS[metric]}\n\n"
     sources = ""
     if paper:
         sources = (
             "\npaper: Salimans & Kingma (2016) sec. 5.4, maximum test score (DQN normal, "
-            "DQN + weight norm, Mnih et al. 2015); RL Zoo: SB3 RL Zoo benchmark, "
-            "NoFrameskip-v4, 10M steps, one seed, the row's agent.\n"
+            "DQN + weight norm, Mnih et al. 2015), the Atari game of the row's name (for a "
+            "MinAtar row: the Atari original); RL Zoo: SB3 RL Zoo benchmark, NoFrameskip-v4, "
+            "10M steps, one seed, the row's agent (Atari rows only); MinAtar DQN: Young & "
+            "Tian (2019), the published DQN score of the MinAtar game.\n"
         )
     table_md = out / "results.md"
     table_csv = out / "results.csv"

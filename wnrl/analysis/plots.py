@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from wnrl.analysis.reference_scores import PAPER_DQN
-from wnrl.analysis.runs import METRICS, Run, game_name
+from wnrl.analysis.reference_scores import MINATAR_RANDOM, PAPER_DQN
+from wnrl.analysis.runs import METRICS, Run, game_name, is_minatar_env
 
 NORM_COLORS = {
     "none": "tab:gray",
@@ -69,7 +69,11 @@ def plot_env(
             marker = "o" if len(steps) <= 60 else None
             axes.plot(steps, mean, style, color=color, label=label, marker=marker, markersize=2.5)
             axes.fill_between(steps, mean - std, mean + std, color=color, alpha=0.2, lw=0)
-        if paper:
+        if paper and is_minatar_env(env):
+            chance = MINATAR_RANDOM.get(game_name(env))
+            if chance is not None:
+                axes.axhline(chance, color="black", ls=":", lw=0.9, label="random policy")
+        elif paper:
             reference = PAPER_DQN.get(game_name(env))
             if reference is not None:
                 axes.axhline(reference[0], color="tab:gray", ls="--", lw=0.8, label="paper DQN")

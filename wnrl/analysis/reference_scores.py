@@ -21,3 +21,17 @@ RL_ZOO_10M: dict[str, dict[str, float]] = {
     "Seaquest": {"dqn": 2000.3, "qrdqn": 2557.6, "ppo": 1783.6, "a2c": 1721.5},
     "SpaceInvaders": {"dqn": 622.7, "qrdqn": 1899.9, "ppo": 960.3, "a2c": 627.2},
 }
+
+
+#: A uniformly random policy's mean score on each MinAtar game (``-v1``: minimal action set,
+#: sticky actions 0.1), 200 whole games each, measured by ``python scripts/minatar_random.py``
+#: (the README gives its output with standard errors). The MinAtar README's own check reports
+#: about 0.5 for Breakout with the full 6-action set. MinAtar's published DQN results
+#: (Young & Tian 2019) exist only as plotted curves, so wnrl quotes no DQN number for them.
+MINATAR_RANDOM: dict[str, float] = {
+    "Asterix": 0.47,
+    "Breakout": 0.35,
+    "Freeway": 0.33,
+    "Seaquest": 0.06,
+    "SpaceInvaders": 3.92,
+}

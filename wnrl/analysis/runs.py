@@ -17,6 +17,7 @@ import numpy as np
 
 from wnrl.atari_settings import FRAME_SKIP
 from wnrl.envs.ids import is_atari
+from wnrl.envs.minatar import is_minatar_id
 from wnrl.errors import ConfigError, WnrlError
 from wnrl.experiment.rundir import CHECKPOINTS, CONFIG, EVALUATIONS, read_config
 
@@ -186,10 +187,23 @@ def area_under_curve(steps: np.ndarray, values: np.ndarray) -> float:
 
 
 def game_name(env_id: str) -> str:
-    """``ALE/SpaceInvaders-v5``, ``SpaceInvadersNoFrameskip-v4`` -> ``SpaceInvaders``."""
+    """``ALE/SpaceInvaders-v5``, ``SpaceInvadersNoFrameskip-v4``, ``MinAtar/SpaceInvaders-v1``
+    -> ``SpaceInvaders``."""
     name = env_id.split("/")[-1]
     name = re.sub(r"-v\d+$", "", name)
     return re.sub(r"(NoFrameskip|Deterministic)$", "", name)
+
+
+def is_minatar_env(env_id: str) -> bool:
+    """Whether a run's (canonical) env id is a MinAtar game."""
+    return is_minatar_id(env_id)
+
+
+def score_key(env_id: str) -> str:
+    """The key of an env's reference scores: the game name (``Breakout``), ``MinAtar-Breakout``
+    for MinAtar's version (another game, other scores)."""
+    game = game_name(env_id)
+    return f"MinAtar-{game}" if is_minatar_id(env_id) else game
 
 
 #: per-run score the statistics use: the last evaluation, the best one, or the area under the

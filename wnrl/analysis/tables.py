@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from wnrl.analysis.reference_scores import PAPER_DQN, RL_ZOO_10M
-from wnrl.analysis.runs import Run, area_under_curve, game_name
+from wnrl.analysis.reference_scores import MINATAR_RANDOM, PAPER_DQN, RL_ZOO_10M
+from wnrl.analysis.runs import Run, area_under_curve, game_name, is_minatar_env
 from wnrl.experiment.rundir import computed_settings
 
 #: plotting and table order of the norms (the baseline first); colors fixed per norm
@@ -39,13 +39,18 @@ class Row:
     notes: list[str] = field(default_factory=list)
 
     def paper(self) -> dict[str, float | None]:
+        """The published scores of this row's game: the paper's DQN table (for a MinAtar row,
+        of its Atari original), RL Zoo's 10M-step score (Atari rows), a random policy's score
+        (MinAtar rows)."""
         game = game_name(self.env)
         dqn = PAPER_DQN.get(game)
+        minatar = is_minatar_env(self.env)
         return {
             "paper_dqn": dqn[0] if dqn else None,
             "paper_dqn_wn": dqn[1] if dqn else None,
             "mnih2015": dqn[2] if dqn else None,
-            "rlzoo_10m": RL_ZOO_10M.get(game, {}).get(self.agent),
+            "rlzoo_10m": None if minatar else RL_ZOO_10M.get(game, {}).get(self.agent),
+            "minatar_random": MINATAR_RANDOM.get(game) if minatar else None,
         }
 
 
@@ -125,7 +130,7 @@ def markdown_table(rows: Sequence[Row], metric: str = "eval", paper: bool = Fals
     best = "max eval score" if metric == "eval" else "max train return"
     header = ["env", "agent", "norm", "seeds", "steps", best, "final", "AUC / step"]
     if paper:
-        header += ["paper DQN", "paper DQN+WN", "Mnih 2015", "RL Zoo 10M"]
+        header += ["paper DQN", "paper DQN+WN", "Mnih 2015", "RL Zoo 10M", "MinAtar DQN"]
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] * 3 + ["---:"] * (len(header) - 3)) + "|",
@@ -144,7 +149,7 @@ def csv_table(rows: Sequence[Row], paper: bool = False) -> str:
     fields = ["env", "agent", "norm", "seeds", "steps", "frames", "max_mean", "max_std"]
     fields += ["final_mean", "final_std", "auc_mean", "auc_std"]
     if paper:
-        fields += ["paper_dqn", "paper_dqn_wn", "mnih2015", "rlzoo_10m"]
+        fields += ["paper_dqn", "paper_dqn_wn", "mnih2015", "rlzoo_10m", "minatar_random"]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()

@@ -17,7 +17,7 @@ from wnrl import __version__
 from wnrl.atari_settings import BACKENDS
 from wnrl.cli.options import add_run_options, run_option_values
 from wnrl.errors import RunFailed, WnrlError, one_line
-from wnrl.experiment.rundir import FINAL_MODEL, env_slug, run_name
+from wnrl.experiment.rundir import CONFIG, FINAL_MODEL, env_slug, read_config, run_name
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -30,6 +30,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from wnrl.experiment.config import build_config
     from wnrl.experiment.presets import parse_overrides
+    from wnrl.analysis.run_summary import run_summary
     from wnrl.experiment.train import resume_run, start_run
 
     progress = "lines" if args.no_progress_bar else "auto"
@@ -56,10 +57,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
         print(f"run directory: {_run_dir_hint(config)}", flush=True)
         result = start_run(config, progress=progress)
-    if result.evaluations:
-        best = max(row["mean"] for row in result.evaluations)
-        last = result.evaluations[-1]
-        print(f"evaluations: last mean {last['mean']:.2f} at step {last['step']:,}, max {best:.2f}")
     if result.status == "interrupted":
         print(
             f"wnrl: {result.signal_name} at step {result.num_timesteps:,}: checkpoint saved; "
@@ -68,6 +65,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
         return 130 if result.signal_name == "SIGINT" else 143
     print(f"finished {result.num_timesteps:,} steps: {result.run_dir / FINAL_MODEL}")
+    print(run_summary(result.run_dir, read_config(result.run_dir / CONFIG), result.evaluations))
     return 0
 
 

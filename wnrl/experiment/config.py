@@ -79,6 +79,18 @@ def _default_ddi(norm: str, preset: dict[str, Any]) -> bool:
     return uses_weight_norm(norm) and setting
 
 
+def _anneal_exploration(config: dict[str, Any], preset: dict[str, Any], hp: dict[str, Any]) -> None:
+    """A preset's ``exploration_steps`` (epsilon annealed over that many steps, as the MinAtar
+    paper's 100k) -> SB3's ``exploration_fraction`` of this run's ``n_timesteps``, unless the
+    user set the fraction with ``--hp``."""
+    steps = preset.get("exploration_steps")
+    if steps is None or "exploration_fraction" in hp:
+        return
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ConfigError(f"preset key exploration_steps must be a positive integer, got {steps!r}")
+    config["hyperparams"]["exploration_fraction"] = min(1.0, steps / config["n_timesteps"])
+
+
 def build_config(
     agent: str,
     env: str,
@@ -162,6 +174,7 @@ def build_config(
         "action_noise": chosen.get("action_noise"),
         "logdir": str(logdir),
     }
+    _anneal_exploration(config, chosen, hp or {})
     if config["eval"]["every"] < 0 or config["checkpoint_every"] < 0:
         raise ConfigError("--eval-every and --checkpoint-every must be >= 0 (0: never)")
     resolve_device(device)

@@ -2,9 +2,10 @@
 
 The YAML files ship inside the wheel (package data ``wnrl._agents`` / ``wnrl._suites``, mapped
 from the repository's top-level ``agents/`` and ``envs/``). A preset is a mapping with
-``family`` (atari, classic or continuous), ``n_timesteps``, ``n_envs``, ``eval``,
+``family`` (atari, minatar, classic or continuous), ``n_timesteps``, ``n_envs``, ``eval``,
 ``checkpoint_every``, ``hyperparams`` (arguments of the SB3 algorithm), ``policy_kwargs`` (of
-the wnrl policy), optional ``action_noise`` and ``norm_overrides``.
+the wnrl policy), optional ``action_noise``, ``norm_overrides``, ``env_kwargs``, ``ddi`` and
+``exploration_steps`` (DQN-style epsilon annealed over this many steps whatever ``--steps`` is).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
 from stable_baselines3.common.utils import LinearSchedule
 
+from wnrl.envs.ids import is_minatar
 from wnrl.errors import ConfigError
 from wnrl.sb3.buffers import AtariReplayBuffer
 
@@ -47,7 +49,7 @@ ACTION_SPACES: dict[str, tuple[str, ...]] = {
     "sac": ("Box",),
     "td3": ("Box",),
 }
-FAMILIES = ("atari", "classic", "continuous")
+FAMILIES = ("atari", "minatar", "classic", "continuous")
 _PACKAGED = {"agents": "_agents", "envs": "_suites"}
 _PRESET_KEYS = {
     "description",
@@ -62,6 +64,7 @@ _PRESET_KEYS = {
     "norm_overrides",
     "env_kwargs",
     "ddi",
+    "exploration_steps",
 }
 #: policy_kwargs values given by name in YAML
 _NAMED_CLASSES: dict[str, type] = {
@@ -150,8 +153,11 @@ def suite(name: str) -> dict[str, Any]:
 
 
 def env_family(env_id: str, action_space_name: str, atari: bool) -> str:
+    """The preset family of an env: atari, minatar, continuous (Box actions) or classic."""
     if atari:
         return "atari"
+    if is_minatar(env_id):
+        return "minatar"
     return "continuous" if action_space_name == "Box" else "classic"
 
 

@@ -27,6 +27,7 @@ from torch import nn
 from wnrl.nn.cache import enable_inference_cache
 from wnrl.nn.fastpath import fast_optimizer_kwargs
 from wnrl.nn.initialization import LayerInitStats, data_dependent_init
+from wnrl.sb3.extractors import MinAtarCNN, is_binary_grid_space
 from wnrl.sb3.networks import (
     NormalizedNetwork,
     TracksOptimizerWrites,
@@ -41,11 +42,14 @@ DEFAULT_HEAD_SCALES: dict[str, float] = {"policy": 0.01, "value": 1.0, "q": 1.0}
 def default_features_extractor(
     observation_space: spaces.Space, normalize_images: bool = True
 ) -> type[BaseFeaturesExtractor]:
-    """CombinedExtractor for dicts; NatureCNN for the 3-D Box spaces SB3's NatureCNN accepts
-    (uint8 images in [0, 255], or any 3-D Box when ``normalize_images=False``, i.e. frames
-    already scaled, as after ``VecNormalize``); else FlattenExtractor."""
+    """CombinedExtractor for dicts; MinAtarCNN for boolean (H, W, C) grids (MinAtar's);
+    NatureCNN for the 3-D Box spaces SB3's NatureCNN accepts (uint8 images in [0, 255], or any
+    3-D Box when ``normalize_images=False``, i.e. frames already scaled, as after
+    ``VecNormalize``); else FlattenExtractor."""
     if isinstance(observation_space, spaces.Dict):
         return CombinedExtractor
+    if is_binary_grid_space(observation_space):
+        return MinAtarCNN
     if is_image_space(
         observation_space, check_channels=False, normalized_image=not normalize_images
     ):
@@ -105,9 +109,11 @@ class NormalizedPolicy(TracksOptimizerWrites):
         self.channels_last = channels_last
         self.plain_heads = plain_heads
         if "features_extractor_class" not in kwargs:
-            kwargs["features_extractor_class"] = self.default_extractor or (
+            kwargs["features_extractor_class"] = self._variant_extractor(observation_space) or (
                 default_features_extractor(observation_space, kwargs.get("normalize_images", True))
             )
+        if kwargs["features_extractor_class"] is MinAtarCNN and kwargs.get("net_arch") is None:
+            kwargs["net_arch"] = []  # heads on its features, as SB3 does for NatureCNN
         chosen_optimizer_kwargs = kwargs.get("optimizer_kwargs")
         kwargs["optimizer_kwargs"] = fast_optimizer_kwargs(
             kwargs.get("optimizer_class", torch.optim.Adam), chosen_optimizer_kwargs
@@ -117,6 +123,16 @@ class NormalizedPolicy(TracksOptimizerWrites):
         self._chosen_optimizer_kwargs = dict(chosen_optimizer_kwargs or {})
         for network in self.acting_networks():
             enable_inference_cache(network)
+
+    @classmethod
+    def _variant_extractor(
+        cls, observation_space: spaces.Space
+    ) -> type[BaseFeaturesExtractor] | None:
+        """The variant's extractor; the CNN variant takes a binary grid with MinAtarCNN (SB3's
+        NatureCNN cannot: a 10x10 input is too small for its kernels)."""
+        if cls.default_extractor is NatureCNN and is_binary_grid_space(observation_space):
+            return MinAtarCNN
+        return cls.default_extractor
 
     def _network_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -11,6 +11,7 @@ import pytest
 import torch
 from gymnasium import spaces
 from stable_baselines3 import DQN, PPO
+from test_compare import make_run
 from torch import nn
 
 import wnrl
@@ -28,8 +29,6 @@ from wnrl.experiment.presets import suite
 from wnrl.nn.layers import WeightNormConv2d, WeightNormLinear
 from wnrl.nn.norms import NORMS
 from wnrl.sb3.extractors import MinAtarCNN, is_binary_grid_space
-
-from test_compare import make_run
 
 GAMES = {  # short name -> (id, channels, minimal actions)
     "minatar-breakout": ("MinAtar/Breakout-v1", 4, 3),
@@ -127,7 +126,9 @@ def test_short_dqn_and_ppo_runs_with_every_norm(norm: str) -> None:
     )  # fmt: skip
     before = [p.detach().clone() for p in dqn.policy.q_net.parameters()]
     dqn.learn(300)
-    changed = [not torch.equal(a, b) for a, b in zip(before, dqn.policy.q_net.parameters())]
+    changed = [
+        not torch.equal(a, b) for a, b in zip(before, dqn.policy.q_net.parameters(), strict=True)
+    ]
     assert dqn.num_timesteps == 300 and any(changed)
     venv.close()
     venv = make_env("minatar-breakout", n_envs=2, seed=0)
@@ -216,7 +217,9 @@ def test_compare_paper_puts_the_atari_table_beside_minatar(tmp_path: Path) -> No
     with open(tmp_path / "out" / "paper_minatar.csv") as handle:
         rows = {row["norm"]: row for row in csv.DictReader(handle)}
     normal, with_wn, _ = PAPER_DQN["Breakout"]
-    assert float(rows["none"]["paper_dqn"]) == normal and float(rows["wn"]["paper_dqn_wn"]) == with_wn
+    assert (
+        float(rows["none"]["paper_dqn"]) == normal and float(rows["wn"]["paper_dqn_wn"]) == with_wn
+    )
     assert float(rows["none"]["iqm"]) == pytest.approx(2.5)  # middle two of 1, 2, 3, 10
     assert float(rows["wn"]["iqm"]) == pytest.approx(5.0)
     assert float(rows["wn"]["ratio_to_none"]) == pytest.approx(2.0)

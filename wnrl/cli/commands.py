@@ -28,9 +28,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from wnrl.analysis.run_summary import run_summary
     from wnrl.experiment.config import build_config
     from wnrl.experiment.presets import parse_overrides
-    from wnrl.analysis.run_summary import run_summary
     from wnrl.experiment.train import resume_run, start_run
 
     progress = "lines" if args.no_progress_bar else "auto"

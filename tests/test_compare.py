@@ -249,7 +249,7 @@ def test_statistics_match_hand_computed_answers() -> None:
     assert ("dqn", "none") not in stats.improvement
     # an env without reference scores is normalized by the runs' own range
     other = compute({("X-v0", "dqn", "none"): [0, 10], ("X-v0", "dqn", "wn"): [5, 10]}, reps=200)
-    assert other.references["X-v0"] == (0.0, 10.0, "runs")
+    assert other.references["X-v0"] == (0.0, 10.0, "from the runs")
     assert np.allclose(other.normalized[("dqn", "wn")], [[0.5], [1.0]])
     # reference scores given by the caller (the identity envs of the learning check)
     given = compute(

@@ -19,7 +19,7 @@ from wnrl.analysis.compare import compare
 from wnrl.analysis.reference_scores import MINATAR_RANDOM, PAPER_DQN
 from wnrl.analysis.run_summary import random_score
 from wnrl.analysis.runs import score_key
-from wnrl.analysis.statistics import REFERENCE_SCORES
+from wnrl.analysis.statistics import REFERENCE_SCORES, compute
 from wnrl.cli import main as wnrl_main
 from wnrl.envs import canonical_env_id, make_env
 from wnrl.envs.ids import is_minatar
@@ -228,3 +228,14 @@ def test_compare_paper_puts_the_atari_table_beside_minatar(tmp_path: Path) -> No
     with open(tmp_path / "out" / "results.csv") as handle:
         table = list(csv.DictReader(handle))
     assert table[0]["rlzoo_10m"] == ""  # RL Zoo's Atari score is not MinAtar's
+
+
+def test_minatar_scores_are_normalized_from_the_random_score() -> None:
+    """No published best score for MinAtar: (score - random) / (runs' best - random)."""
+    env = "MinAtar/Breakout-v1"
+    scores = {(env, "dqn", "none"): [2.0, 4.0], (env, "dqn", "wn"): [6.0, 10.35]}
+    stats = compute(scores, {env: score_key(env)}, reps=50)
+    assert stats.references[env] == (MINATAR_RANDOM["Breakout"], 10.35, "random, runs' best")
+    normalized = stats.normalized[("dqn", "wn")]
+    assert normalized.max() == pytest.approx(1.0)
+    assert normalized.min() == pytest.approx((6.0 - 0.35) / 10.0)

@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 from rliable import library, metrics
 
+from wnrl.analysis.reference_scores import MINATAR_RANDOM
+
 #: (random policy, best reference) score per env, for normalization. Atari: random and human
 #: scores of Mnih et al. (2015), Nature, extended data table 2. Classic control: a uniformly
 #: random policy and the return of a solved task (the env's maximum, or the threshold it is
@@ -40,6 +42,12 @@ REFERENCE_SCORES: dict[str, tuple[float, float]] = {
     "Acrobot": (-500.0, -100.0),
     "MountainCar": (-200.0, -110.0),
     "Pendulum": (-1200.0, -150.0),
+}
+
+#: Envs with a known random score but no published best one (MinAtar: its DQN results are
+#: published as curves only): normalized from the random score to the best score of the runs.
+RANDOM_FLOORS: dict[str, float] = {
+    f"MinAtar-{game}": score for game, score in MINATAR_RANDOM.items()
 }
 
 BASELINE = "none"
@@ -74,10 +82,13 @@ def _reference(
     if game in known:
         low, high = known[game]
         return low, high, "reference"
+    if game in RANDOM_FLOORS:
+        low = RANDOM_FLOORS[game]
+        return low, max(float(observed.max()), low + 1.0), "random, runs' best"
     low, high = float(observed.min()), float(observed.max())
     if high <= low:
         high = low + 1.0
-    return low, high, "runs"
+    return low, high, "from the runs"
 
 
 def _interval(scores: Mapping[str, np.ndarray], func, reps: int, seed: int) -> dict[str, Estimate]:
@@ -228,7 +239,7 @@ def markdown(stats: Statistics, score_name: str) -> str:
             f"{_ci(improvement) if improvement else '-'} |"
         )
     sources = ", ".join(
-        f"{env} [{low:g}, {high:g}]{'' if source == 'reference' else ' (from the runs)'}"
+        f"{env} [{low:g}, {high:g}]{'' if source == 'reference' else f' ({source})'}"
         for env, (low, high, source) in stats.references.items()
     )
     lines += ["", f"Normalization (random, best): {sources}.", ""]

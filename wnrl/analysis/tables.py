@@ -130,7 +130,7 @@ def markdown_table(rows: Sequence[Row], metric: str = "eval", paper: bool = Fals
     best = "max eval score" if metric == "eval" else "max train return"
     header = ["env", "agent", "norm", "seeds", "steps", best, "final", "AUC / step"]
     if paper:
-        header += ["paper DQN", "paper DQN+WN", "Mnih 2015", "RL Zoo 10M", "MinAtar DQN"]
+        header += ["paper DQN", "paper DQN+WN", "Mnih 2015", "RL Zoo 10M", "random (MinAtar)"]
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] * 3 + ["---:"] * (len(header) - 3)) + "|",

@@ -17,9 +17,10 @@ import io
 from collections.abc import Sequence
 
 from wnrl.analysis.reference_scores import MINATAR_RANDOM, PAPER_DQN
-from wnrl.analysis.runs import game_name, is_minatar_env
+from wnrl.analysis.runs import game_name
 from wnrl.analysis.statistics import BASELINE, Estimate, Statistics
 from wnrl.analysis.tables import Row
+from wnrl.envs.minatar import is_minatar_id
 
 AGENT = "dqn"
 
@@ -44,7 +45,7 @@ def paper_rows(rows: Sequence[Row], stats: Statistics) -> list[dict[str, object]
     """One record per (MinAtar env of a paper game, norm) of the DQN runs."""
     records = []
     for row in rows:
-        if row.agent != AGENT or not is_minatar_env(row.env):
+        if row.agent != AGENT or not is_minatar_id(row.env):
             continue
         game = game_name(row.env)
         if game not in PAPER_DQN:

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from wnrl.analysis.reference_scores import MINATAR_RANDOM, PAPER_DQN
-from wnrl.analysis.runs import METRICS, Run, game_name, is_minatar_env
+from wnrl.analysis.runs import METRICS, Run, game_name
+from wnrl.envs.minatar import is_minatar_id
 
 NORM_COLORS = {
     "none": "tab:gray",
@@ -69,7 +70,7 @@ def plot_env(
             marker = "o" if len(steps) <= 60 else None
             axes.plot(steps, mean, style, color=color, label=label, marker=marker, markersize=2.5)
             axes.fill_between(steps, mean - std, mean + std, color=color, alpha=0.2, lw=0)
-        if paper and is_minatar_env(env):
+        if paper and is_minatar_id(env):
             chance = MINATAR_RANDOM.get(game_name(env))
             if chance is not None:
                 axes.axhline(chance, color="black", ls=":", lw=0.9, label="random policy")

@@ -194,11 +194,6 @@ def game_name(env_id: str) -> str:
     return re.sub(r"(NoFrameskip|Deterministic)$", "", name)
 
 
-def is_minatar_env(env_id: str) -> bool:
-    """Whether a run's (canonical) env id is a MinAtar game."""
-    return is_minatar_id(env_id)
-
-
 def score_key(env_id: str) -> str:
     """The key of an env's reference scores: the game name (``Breakout``), ``MinAtar-Breakout``
     for MinAtar's version (another game, other scores)."""

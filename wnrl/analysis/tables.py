@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from wnrl.analysis.reference_scores import MINATAR_RANDOM, PAPER_DQN, RL_ZOO_10M
-from wnrl.analysis.runs import Run, area_under_curve, game_name, is_minatar_env
+from wnrl.analysis.runs import Run, area_under_curve, game_name
+from wnrl.envs.minatar import is_minatar_id
 from wnrl.experiment.rundir import computed_settings
 
 #: plotting and table order of the norms (the baseline first); colors fixed per norm
@@ -44,7 +45,7 @@ class Row:
         (MinAtar rows)."""
         game = game_name(self.env)
         dqn = PAPER_DQN.get(game)
-        minatar = is_minatar_env(self.env)
+        minatar = is_minatar_id(self.env)
         return {
             "paper_dqn": dqn[0] if dqn else None,
             "paper_dqn_wn": dqn[1] if dqn else None,

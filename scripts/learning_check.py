@@ -2,7 +2,8 @@
 
 DQN, QR-DQN, PPO and A2C on CartPole-v1 and Acrobot-v1, SAC and TD3 on Pendulum-v1, each norm
 (default none / wn / wn+mobn / wn+proj, wnrl's defaults otherwise: the agents' `classic` and
-`continuous` presets, plain output heads, data-dependent init), several seeds, fixed step
+`continuous` presets, plain output heads, the data-dependent init where the preset runs it:
+DQN, QR-DQN, SAC, TD3, not PPO and A2C), several seeds, fixed step
 budgets, run in parallel on the available cores with `wnrl sweep`, then summarized with
 `wnrl compare`: per task, agent and norm, the mean and std over seeds of the final evaluation
 return, the area under the evaluation curve and the paper's measure (maximum evaluation score),
@@ -35,6 +36,8 @@ from identity_check import run as identity_run
 
 from wnrl.analysis import statistics
 from wnrl.analysis.compare import compare
+from wnrl.experiment.presets import agent_presets
+from wnrl.nn.norms import uses_weight_norm
 from wnrl.sweep.grid import plan_sweep
 from wnrl.sweep.run import run_sweep
 
@@ -68,12 +71,19 @@ def _identity_cell(
     return (f"Identity-{env_name}", algo, norm), score
 
 
+def default_ddi(agent: str, norm: str) -> bool:
+    """Whether `wnrl train` runs the data-dependent init for this agent and norm: the WN norms
+    unless the agent's ``classic`` preset turns it off (PPO and A2C do)."""
+    return uses_weight_norm(norm) and agent_presets(agent)["classic"].get("ddi", True)
+
+
 def identity_statistics(
-    norms: list[str], seeds: int, steps: int, processes: int, ddi: bool = True
+    norms: list[str], seeds: int, steps: int, processes: int, no_ddi: bool = False
 ) -> str:
-    """PPO and A2C on SB3's identity envs (with DDI unless told, as wnrl trains): IQM and CIs."""
+    """PPO and A2C on SB3's identity envs, with the init where `wnrl train` would run it (or
+    never, with ``no_ddi``): IQM and CIs."""
     cells = [
-        (algo, env, norm, seed, steps, ddi)
+        (algo, env, norm, seed, steps, not no_ddi and default_ddi(algo, norm))
         for algo in ("ppo", "a2c")
         for env in IDENTITY_ENVS
         for norm in norms
@@ -138,7 +148,7 @@ def main() -> None:
     if args.identity:
         processes = args.max_parallel or multiprocessing.cpu_count()
         identity = identity_statistics(
-            norms, args.seeds, args.identity_steps, processes, ddi=not args.no_ddi
+            norms, args.seeds, args.identity_steps, processes, no_ddi=args.no_ddi
         )
         Path(args.out).mkdir(parents=True, exist_ok=True)
         Path(args.out, "identity.md").write_text(identity)

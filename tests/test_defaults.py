@@ -179,7 +179,9 @@ def test_wn_proj_policies_keep_unit_directions_while_training(algo: str, tmp_pat
 
 def test_ppo_learns_the_identity_env_with_weight_norm() -> None:
     """SB3's learn-at-all check (``tests/test_identity.py``: the rewarded action is the
-    observation), at a budget that fits the suite."""
+    observation), at a budget that fits the suite, as `wnrl train` runs PPO: no data-dependent
+    init (the PPO presets' default)."""
+    assert build_config("ppo", "CartPole-v1", norm="wn")["ddi"] is False
     torch.set_num_threads(1)
     env = IdentityEnv(4)
     model = ALGOS["ppo"](
@@ -187,7 +189,7 @@ def test_ppo_learns_the_identity_env_with_weight_norm() -> None:
         learning_rate=1e-3, policy_kwargs={"net_arch": [32]},
     )  # fmt: skip
     before, _ = evaluate_policy(model, env, n_eval_episodes=5, warn=False)
-    model.learn(2_048, callback=DataDependentInit(n_samples=256))
+    model.learn(2_048)
     after, _ = evaluate_policy(model, env, n_eval_episodes=5, warn=False)
     assert after >= 90.0, (before, after)
     assert after > before + 30.0

@@ -3,7 +3,7 @@
 ``QNetwork`` (DQN), ``QuantileNetwork`` (QR-DQN), SAC's and TD3's ``Actor`` and
 ``ContinuousCritic``, each subclassed so that it rewrites its own Linear/Conv2d layers for
 ``norm`` (:func:`wnrl.nn.norms.apply_norm`, function-preserving), records ``norm``,
-``channels_last`` and ``plain_heads`` in its constructor parameters (SB3's ``BaseModel.save`` /
+``channels_last``, ``plain_heads`` and ``gain_lr_scale`` in its constructor parameters (SB3's ``BaseModel.save`` /
 ``load`` rebuild it as it was), takes image inputs in one pass (:mod:`wnrl.sb3.preprocessing`) and
 tracks the writes of the optimizer SB3 assigns to it (:func:`wnrl.layers.track_optimizer_writes`).
 """
@@ -28,6 +28,7 @@ from wnrl.errors import ConfigError
 from wnrl.nn.cache import track_optimizer_writes
 from wnrl.nn.convert import is_weight_normalized, replace_children
 from wnrl.nn.fastpath import use_channels_last
+from wnrl.nn.gain_learning_rate import check_gain_lr_scale, scale_gain_learning_rate
 from wnrl.nn.layers import WeightNormLinear
 from wnrl.nn.norms import apply_norm, check_norm, projects_directions
 from wnrl.nn.projection import project_after_steps
@@ -46,9 +47,12 @@ def _last_linear(module: nn.Module) -> nn.Module:
     return found[-1]
 
 
-def check_settings(norm: str, channels_last: Any, plain_heads: Any = False) -> None:
+def check_settings(
+    norm: str, channels_last: Any, plain_heads: Any = False, gain_lr_scale: Any = 1.0
+) -> None:
     try:
         check_norm(norm)
+        check_gain_lr_scale(gain_lr_scale)
     except ValueError as error:
         raise ConfigError(str(error)) from None
     for name, value in (("channels_last", channels_last), ("plain_heads", plain_heads)):
@@ -119,13 +123,17 @@ class TracksOptimizerWrites:
     :func:`wnrl.layers.track_optimizer_writes`: fused kernels then bump version counters, and
     the inference cache of the acting networks sees every step. Under ``norm="wn+proj"`` it
     also projects the directions it updates after each step
-    (:func:`wnrl.nn.projection.project_after_steps`)."""
+    (:func:`wnrl.nn.projection.project_after_steps`); with a ``gain_lr_scale`` other than 1 the
+    gains ``g`` get their own learning rate (:func:`wnrl.nn.gain_learning_rate`)."""
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         if name == "optimizer" and isinstance(value, torch.optim.Optimizer):
             if projects_directions(getattr(self, "norm", "none")):
                 project_after_steps(value, self)  # type: ignore[arg-type]
+            gain_lr_scale = getattr(self, "gain_lr_scale", 1.0)
+            if gain_lr_scale != 1.0:
+                scale_gain_learning_rate(value, self, gain_lr_scale)  # type: ignore[arg-type]
             track_optimizer_writes(value)
 
 
@@ -148,6 +156,7 @@ class NormalizedNetwork(TracksOptimizerWrites, FastImageInput):
     norm: str
     channels_last: bool
     plain_heads: bool
+    gain_lr_scale: float
 
     def __init__(
         self,
@@ -155,13 +164,15 @@ class NormalizedNetwork(TracksOptimizerWrites, FastImageInput):
         norm: str = "none",
         channels_last: bool = False,
         plain_heads: bool = True,
+        gain_lr_scale: float = 1.0,
         **kwargs: Any,
     ):
-        check_settings(norm, channels_last, plain_heads)
+        check_settings(norm, channels_last, plain_heads, gain_lr_scale)
         super().__init__(*args, **kwargs)
         self.norm = norm
         self.channels_last = channels_last
         self.plain_heads = plain_heads
+        self.gain_lr_scale = float(gain_lr_scale)
         apply_norm(self, norm, heads=list(self.output_heads()), plain_heads=plain_heads)  # type: ignore[arg-type]
         extractor = getattr(self, "features_extractor", None)
         self.image_channels_last = channels_last and channels_last_around_nature_cnn([extractor])
@@ -173,6 +184,8 @@ class NormalizedNetwork(TracksOptimizerWrites, FastImageInput):
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()  # type: ignore[misc]
         data.update(norm=self.norm, channels_last=self.channels_last, plain_heads=self.plain_heads)
+        if self.gain_lr_scale != 1.0:  # files written before the setting existed stay the same
+            data["gain_lr_scale"] = self.gain_lr_scale
         return data
 
     def load_state_dict(self, state_dict: Mapping[str, Any], *args: Any, **kwargs: Any) -> Any:

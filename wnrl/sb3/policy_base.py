@@ -86,6 +86,7 @@ class NormalizedPolicy(TracksOptimizerWrites):
         norm: str = "wn",
         channels_last: bool = True,
         plain_heads: bool = True,
+        gain_lr_scale: float = 1.0,
         **kwargs: Any,
     ) -> None:
         """SB3's policy built as usual (every SB3 argument works), with ``norm`` layers.
@@ -96,6 +97,10 @@ class NormalizedPolicy(TracksOptimizerWrites):
         (README, Results). ``plain_heads=False`` is the paper's network, every layer
         weight-normalized.
 
+        ``gain_lr_scale`` trains the gains ``g`` of the weight-normalized layers at that multiple
+        of the learning rate (0 freezes them; 1, the default, is the paper's single rate):
+        :func:`wnrl.nn.gain_learning_rate.scale_gain_learning_rate`, an ablation setting.
+
         ``channels_last`` feeds the convolutions of SB3's NatureCNN NHWC inputs on the CPU (same
         function, faster kernels: :func:`wnrl.nn.fastpath.use_channels_last`; custom extractors
         keep NCHW); image observations are normalized in one pass
@@ -103,11 +108,12 @@ class NormalizedPolicy(TracksOptimizerWrites):
         ``optimizer_kwargs`` choose an implementation, the optimizer runs its fused (else
         foreach) kernels (:func:`wnrl.nn.fastpath.fast_optimizer_kwargs`).
         """
-        check_settings(norm, channels_last, plain_heads)
+        check_settings(norm, channels_last, plain_heads, gain_lr_scale)
         # set before SB3's constructor: its _build calls the make_* hooks, which read them
         self.norm = norm
         self.channels_last = channels_last
         self.plain_heads = plain_heads
+        self.gain_lr_scale = float(gain_lr_scale)
         if "features_extractor_class" not in kwargs:
             kwargs["features_extractor_class"] = self._variant_extractor(observation_space) or (
                 default_features_extractor(observation_space, kwargs.get("normalize_images", True))
@@ -140,6 +146,7 @@ class NormalizedPolicy(TracksOptimizerWrites):
             "norm": self.norm,
             "channels_last": self.channels_last,
             "plain_heads": self.plain_heads,
+            "gain_lr_scale": self.gain_lr_scale,
         }
 
     def _make_network(
@@ -168,6 +175,8 @@ class NormalizedPolicy(TracksOptimizerWrites):
         data["norm"] = self.norm
         data["channels_last"] = self.channels_last
         data["plain_heads"] = self.plain_heads
+        if self.gain_lr_scale != 1.0:  # files written before the setting existed stay the same
+            data["gain_lr_scale"] = self.gain_lr_scale
         data["optimizer_kwargs"] = dict(self._chosen_optimizer_kwargs)
         return data
 

@@ -3,9 +3,10 @@
 ``QNetwork`` (DQN), ``QuantileNetwork`` (QR-DQN), SAC's and TD3's ``Actor`` and
 ``ContinuousCritic``, each subclassed so that it rewrites its own Linear/Conv2d layers for
 ``norm`` (:func:`wnrl.nn.norms.apply_norm`, function-preserving), records ``norm``,
-``channels_last``, ``plain_heads`` and ``gain_lr_scale`` in its constructor parameters (SB3's ``BaseModel.save`` /
-``load`` rebuild it as it was), takes image inputs in one pass (:mod:`wnrl.sb3.preprocessing`) and
-tracks the writes of the optimizer SB3 assigns to it (:func:`wnrl.layers.track_optimizer_writes`).
+``channels_last``, ``plain_heads`` and ``gain_lr_scale`` in its constructor parameters (SB3's
+``BaseModel.save`` / ``load`` rebuild it as it was), takes image inputs in one pass
+(:mod:`wnrl.sb3.preprocessing`) and tracks the writes of the optimizer SB3 assigns to it
+(:func:`wnrl.layers.track_optimizer_writes`).
 """
 
 from __future__ import annotations

@@ -69,9 +69,7 @@ def scale_gain_learning_rate(
             raise ValueError("scale_gain_learning_rate needs an optimizer that took no step yet")
         group["params"] = [param for param in group["params"] if id(param) not in gains]
         settings = {key: value for key, value in group.items() if key != "params"}
-        split.append(
-            {**settings, "params": moving, GAIN_LR_SCALE_KEY: scale, _SOURCE_KEY: index}
-        )
+        split.append({**settings, "params": moving, GAIN_LR_SCALE_KEY: scale, _SOURCE_KEY: index})
     for group in split:
         optimizer.add_param_group(group)
     return _register(optimizer) if split else None

@@ -20,8 +20,11 @@ Whatever it shows goes into the README.
     python scripts/learning_check.py [--agents dqn,qrdqn,ppo,a2c,sac,td3]
         [--norms none,wn,wn+mobn,wn+proj] [--seeds 5] [--identity]
 
-Init ablations go to a logdir of their own (a run directory holds one configuration), e.g.
-``--no-ddi --logdir runs/learning-check-noddi --out results/learning-check-noddi``.
+Ablations go to a logdir of their own (a run directory holds one configuration) and are
+compared with the `none` runs of a finished learning check (``--baseline``), e.g.
+``--no-ddi --logdir runs/learning-check-noddi --out results/learning-check-noddi`` or
+``--agents ppo --norms wn --hp policy_kwargs.gain_lr_scale=0 --logdir runs/abl/gain-0
+--baseline runs/learning-check --out results/gain-0``.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from identity_check import run as identity_run
 
 from wnrl.analysis import statistics
 from wnrl.analysis.compare import compare
-from wnrl.experiment.presets import agent_presets
+from wnrl.experiment.presets import agent_presets, parse_overrides
 from wnrl.nn.norms import uses_weight_norm
 from wnrl.sweep.grid import plan_sweep
 from wnrl.sweep.run import run_sweep
@@ -100,6 +103,29 @@ def identity_statistics(
     )
 
 
+def merged(base: dict, overrides: dict) -> dict:
+    """``base`` with ``overrides`` on top, nested dicts (``policy_kwargs``) merged key by key."""
+    result = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            value = merged(result[key], value)
+        result[key] = value
+    return result
+
+
+def baseline_runs(logdir: str, agents: list[str]) -> list[Path]:
+    """The `none` run directories of ``agents`` in a learning check's ``logdir``."""
+    runs = [
+        path
+        for agent in agents
+        for path in sorted(Path(logdir, agent).glob(f"*/{agent}-none-s*"))
+        if path.is_dir()
+    ]
+    if not runs:
+        raise SystemExit(f"--baseline {logdir}: no `none` runs of {', '.join(agents)} there")
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--agents", default=",".join(BUDGETS))
@@ -117,7 +143,16 @@ def main() -> None:
     )
     parser.add_argument("--no-ddi", action="store_true", help="train without the init (ablation)")
     parser.add_argument("--ddi-heads", choices=("scale", "keep"), default="scale")
+    parser.add_argument(
+        "--hp", nargs="+", default=[], metavar="KEY=VALUE",
+        help="overrides for every run, as wnrl train's --hp (an ablation: use its own --logdir)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--baseline", metavar="LOGDIR",
+        help="a finished learning check whose `none` runs the report compares against",
+    )  # fmt: skip
     args = parser.parse_args()
+    overrides = parse_overrides(args.hp)
 
     start = time.time()
     seeds = list(range(args.seeds))
@@ -132,7 +167,7 @@ def main() -> None:
             seeds=seeds,
             logdir=Path(args.logdir) / agent,
             steps=steps,
-            hp=hp,
+            hp=merged(hp, overrides),
             eval_every=max(1, steps // args.evals),
             eval_episodes=args.eval_episodes,
             checkpoint_every=0,
@@ -143,7 +178,8 @@ def main() -> None:
         if report.failed:
             raise SystemExit(f"{len(report.failed)} run(s) failed; see the logs in {args.logdir}")
     if agents:
-        result = compare([args.logdir], out=args.out, metric="eval")
+        baseline = baseline_runs(args.baseline, agents) if args.baseline else []
+        result = compare([args.logdir, *baseline], out=args.out, metric="eval")
         print(result.markdown)
     if args.identity:
         processes = args.max_parallel or multiprocessing.cpu_count()

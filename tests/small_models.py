@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from sb3_contrib import QRDQN
 from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from torch import nn
@@ -43,3 +44,9 @@ def build(algo: str, policy=None, env=None, **policy_kwargs):
 
 def structure(module: nn.Module) -> list[tuple[str, type]]:
     return [(name, type(m)) for name, m in module.named_modules()]
+
+
+def optimizers_of(policy: nn.Module) -> list[torch.optim.Optimizer]:
+    """Every distinct optimizer a policy or its networks hold (SAC/TD3: actor and critic)."""
+    found = {id(m.optimizer): m.optimizer for m in policy.modules() if hasattr(m, "optimizer")}
+    return list(found.values())

@@ -7,7 +7,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from small_models import ALGOS, build, env_id, structure
+from small_models import ALGOS, build, env_id, optimizers_of, structure
 from stable_baselines3.common.envs import IdentityEnv
 from stable_baselines3.common.evaluation import evaluate_policy
 from torch import nn
@@ -24,11 +24,6 @@ def direction_norms(module: nn.Module) -> list[torch.Tensor]:
         torch.linalg.vector_norm(layer.v.detach().flatten(1), dim=1)
         for _, layer in weight_norm_layers(module)
     ]
-
-
-def optimizers_of(policy: nn.Module) -> list[torch.optim.Optimizer]:
-    found = {id(m.optimizer): m.optimizer for m in policy.modules() if hasattr(m, "optimizer")}
-    return list(found.values())
 
 
 @pytest.mark.parametrize("algo", list(ALGOS))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from small_models import ALGOS, build
+from small_models import ALGOS, build, optimizers_of
 from stable_baselines3.common.utils import update_learning_rate
 from torch import nn
 
@@ -92,11 +92,6 @@ def test_the_split_needs_a_fresh_optimizer_and_a_valid_scale() -> None:
     for bad in (-1.0, float("nan"), float("inf"), "fast", True):
         with pytest.raises(ValueError, match="gain_lr_scale"):
             scale_gain_learning_rate(torch.optim.SGD(net.parameters(), lr=0.1), net, bad)
-
-
-def optimizers_of(policy: nn.Module) -> list[torch.optim.Optimizer]:
-    found = {id(m.optimizer): m.optimizer for m in policy.modules() if hasattr(m, "optimizer")}
-    return list(found.values())
 
 
 def online_gains(policy: nn.Module) -> dict[str, torch.Tensor]:

@@ -10,6 +10,7 @@ from small_models import ALGOS, build, optimizers_of
 from stable_baselines3.common.utils import update_learning_rate
 from torch import nn
 
+import wnrl
 from wnrl.cli import main as cli_main
 from wnrl.errors import ConfigError
 from wnrl.layers import weight_norm, weight_norm_layers
@@ -123,6 +124,8 @@ def test_every_algorithm_trains_v_with_g_frozen_and_loads_the_setting(algo: str,
     assert loaded.policy.gain_lr_scale == 0.0
     groups = [len(opt.param_groups) for opt in optimizers_of(loaded.policy)]
     assert groups == [len(opt.param_groups) for opt in optimizers]
+    safe = wnrl.load(path, weights_only=True)  # never unpickles: the setting is data
+    assert safe.policy.gain_lr_scale == 0.0
     g1 = online_gains(loaded.policy)
     loaded.learn(64, reset_num_timesteps=False)
     for name, value in online_gains(loaded.policy).items():

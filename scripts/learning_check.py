@@ -39,8 +39,8 @@ from identity_check import run as identity_run
 
 from wnrl.analysis import statistics
 from wnrl.analysis.compare import compare
-from wnrl.experiment.presets import agent_presets, parse_overrides
-from wnrl.nn.norms import uses_weight_norm
+from wnrl.experiment.config import build_config
+from wnrl.experiment.presets import parse_overrides
 from wnrl.sweep.grid import plan_sweep
 from wnrl.sweep.run import run_sweep
 
@@ -75,9 +75,9 @@ def _identity_cell(
 
 
 def default_ddi(agent: str, norm: str) -> bool:
-    """Whether `wnrl train` runs the data-dependent init for this agent and norm: the WN norms
-    unless the agent's ``classic`` preset turns it off (PPO and A2C do)."""
-    return uses_weight_norm(norm) and agent_presets(agent)["classic"].get("ddi", True)
+    """Whether `wnrl train` runs the data-dependent init for this agent and norm on a classic
+    env (its ``classic`` preset decides: PPO and A2C do not)."""
+    return bool(build_config(agent, "CartPole-v1", norm=norm)["ddi"])
 
 
 def identity_statistics(
@@ -101,16 +101,6 @@ def identity_statistics(
         f"SB3's identity envs ({steps:,} steps, gamma 0.4, mean of 20 episodes, "
         "scores 0 to 100; SB3 asks for 90):\n\n" + statistics.markdown(stats, "evaluation")
     )
-
-
-def merged(base: dict, overrides: dict) -> dict:
-    """``base`` with ``overrides`` on top, nested dicts (``policy_kwargs``) merged key by key."""
-    result = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(result.get(key), dict):
-            value = merged(result[key], value)
-        result[key] = value
-    return result
 
 
 def baseline_runs(logdir: str, agents: list[str]) -> list[Path]:
@@ -167,7 +157,7 @@ def main() -> None:
             seeds=seeds,
             logdir=Path(args.logdir) / agent,
             steps=steps,
-            hp=merged(hp, overrides),
+            hp={**hp, **overrides},  # the budgets' overrides are flat (no policy_kwargs)
             eval_every=max(1, steps // args.evals),
             eval_episodes=args.eval_episodes,
             checkpoint_every=0,

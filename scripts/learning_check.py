@@ -56,22 +56,12 @@ BUDGETS: dict[str, tuple[list[str], int, dict]] = {
     # RL Zoo's TD3 starts learning at 10k steps of its 20k; half the budget, learning from 1k
     "td3": (CONTINUOUS, 10_000, {"learning_starts": 1_000}),
 }
-#: random-policy and best score of each identity env (100 steps an episode, reward 1 per hit):
-#: 1 in 4 actions hits IdentityEnv(4), 1 in 16 IdentityEnvMultiBinary(4); IdentityEnvBox(eps=0.5)
-#: rewards |action - state| <= 0.5 with both uniform on [-1, 1]: 1 - 1.5**2 / 4 = 0.4375
-IDENTITY_REFERENCES = {
-    "Identity-discrete": (25.0, 100.0),
-    "Identity-multibinary": (6.25, 100.0),
-    "Identity-box": (43.75, 100.0),
-}
-
-
 def _identity_cell(
     cell: tuple[str, str, str, int, int, bool],
-) -> tuple[tuple[str, str, str], float]:
+) -> tuple[str, str, str, int, float]:
     algo, env_name, norm, seed, steps, ddi = cell
     score = identity_run(algo, env_name, norm, ddi, seed, steps)
-    return (f"Identity-{env_name}", algo, norm), score
+    return f"Identity-{env_name}", algo, norm, seed, score
 
 
 def default_ddi(agent: str, norm: str) -> bool:
@@ -81,10 +71,11 @@ def default_ddi(agent: str, norm: str) -> bool:
 
 
 def identity_statistics(
-    norms: list[str], seeds: int, steps: int, processes: int, no_ddi: bool = False
+    norms: list[str], seeds: int, steps: int, processes: int, out: Path, no_ddi: bool = False
 ) -> str:
     """PPO and A2C on SB3's identity envs, with the init where `wnrl train` would run it (or
-    never, with ``no_ddi``): IQM and CIs."""
+    never, with ``no_ddi``): IQM and CIs. Every run's score goes to ``out/identity_scores.csv``
+    (the raw data of the table)."""
     cells = [
         (algo, env, norm, seed, steps, not no_ddi and default_ddi(algo, norm))
         for algo in ("ppo", "a2c")
@@ -93,10 +84,14 @@ def identity_statistics(
         for seed in range(seeds)
     ]
     scores: dict[tuple[str, str, str], list[float]] = {}
+    rows = ["env,agent,norm,seed,steps,score"]
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        for key, score in pool.imap(_identity_cell, cells):
-            scores.setdefault(key, []).append(score)
-    stats = statistics.compute(scores, references=IDENTITY_REFERENCES)
+        for env, algo, norm, seed, score in pool.imap(_identity_cell, cells):
+            scores.setdefault((env, algo, norm), []).append(score)
+            rows.append(f"{env},{algo},{norm},{seed},{steps},{score!r}")
+    out.mkdir(parents=True, exist_ok=True)
+    Path(out, "identity_scores.csv").write_text("\n".join(rows) + "\n")
+    stats = statistics.compute(scores)  # references: wnrl.analysis.reference_scores
     return (
         f"SB3's identity envs ({steps:,} steps, gamma 0.4, mean of 20 episodes, "
         "scores 0 to 100; SB3 asks for 90):\n\n" + statistics.markdown(stats, "evaluation")
@@ -174,9 +169,8 @@ def main() -> None:
     if args.identity:
         processes = args.max_parallel or multiprocessing.cpu_count()
         identity = identity_statistics(
-            norms, args.seeds, args.identity_steps, processes, no_ddi=args.no_ddi
+            norms, args.seeds, args.identity_steps, processes, Path(args.out), no_ddi=args.no_ddi
         )
-        Path(args.out).mkdir(parents=True, exist_ok=True)
         Path(args.out, "identity.md").write_text(identity)
         print(identity)
     budgets = ", ".join(f"{agent} {BUDGETS[agent][1]:,}" for agent in agents) or "-"

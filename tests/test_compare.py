@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from wnrl.analysis.compare import compare
-from wnrl.analysis.plots import DPI, FIGSIZE, mean_curve
+from wnrl.analysis.plots import DPI, PANEL_SIZE, figure_digest, mean_curve
 from wnrl.analysis.runs import (
     TRAIN_TAG,
     Run,
@@ -72,12 +72,16 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def assert_png(path: Path) -> None:
+def assert_png(path: Path, panels: tuple[int, int] = (1, 1)) -> None:
+    """A PNG of ``panels`` (rows, columns) of the fixed panel size, something drawn, and the
+    digest of its data in its metadata."""
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     image = matplotlib.image.imread(path)
-    height, width = round(FIGSIZE[1] * DPI), round(FIGSIZE[0] * DPI)
+    rows, columns = panels
+    height, width = round(PANEL_SIZE[1] * DPI * rows), round(PANEL_SIZE[0] * DPI * columns)
     assert image.shape[:2] == (height, width)
     assert image[..., :3].std() > 0.05  # something is drawn
+    assert len(figure_digest(path) or "") == 64
 
 
 @pytest.fixture()
@@ -122,13 +126,17 @@ def test_table_numbers_figures_and_printout(runs_root: Path, tmp_path: Path, cap
         "results.md",
         "statistics.csv",
     ]
-    stats = {(r["env"], r["norm"], r["statistic"]): r for r in read_csv(out / "statistics.csv")}
-    # IQM of the final scores 20 and 10 (two runs: nothing to trim) and of one run, 8
-    assert math.isclose(float(stats[("CartPole-v1", "wn", "iqm")]["value"]), 15.0)
-    assert math.isclose(float(stats[("CartPole-v1", "none", "iqm")]["value"]), 8.0)
+    stats = {
+        (r["score"], r["env"], r["norm"], r["statistic"]): r
+        for r in read_csv(out / "statistics.csv")
+    }
+    # every score the reporting rules publish: IQM of two runs (nothing to trim) is their mean
+    for score, value in {"max": 25.0, "final": 15.0, "auc": 13.75}.items():
+        assert math.isclose(float(stats[(score, "CartPole-v1", "wn", "iqm")]["value"]), value)
+    assert math.isclose(float(stats[("final", "CartPole-v1", "none", "iqm")]["value"]), 8.0)
     # P(wn > none) on CartPole: both runs (20, 10) beat the baseline's 8; Breakout has no
     # baseline run, so it does not count
-    better = stats[("all", "wn", "p_improvement_over_none")]
+    better = stats[("final", "all", "wn", "p_improvement_over_none")]
     assert float(better["value"]) == 1.0
     assert "IQM normalized [95% CI]" in markdown and "P(norm > none)" in markdown
 
@@ -259,3 +267,24 @@ def test_statistics_match_hand_computed_answers() -> None:
     )
     assert given.references["X-v0"] == (0.0, 20.0, "reference")
     assert np.allclose(given.normalized[("dqn", "wn")], [[0.25], [0.5]])
+
+
+def test_statistics_are_the_same_on_every_run(tmp_path: Path) -> None:
+    """The same runs give byte-identical statistics.csv, whatever numpy's global generator
+    holds before (rliable draws from it), and the caller's generator state is given back."""
+    root = tmp_path / "runs"
+    for seed, (none, wn) in enumerate([(1.0, 2.0), (5.0, 3.0), (2.0, 9.0), (7.0, 6.0), (3.0, 8.0)]):
+        for env in ("CartPole-v1", "Acrobot-v1"):
+            make_run(root, env, "none", seed, [(100, 0.0), (200, none * 10 - 100)])
+            make_run(root, env, "wn", seed, [(100, 0.0), (200, wn * 10 - 100)])
+    outputs = []
+    for draw in (1, 12345):
+        np.random.seed(draw)
+        before = np.random.get_state()[1].copy()
+        compare([root], tmp_path / f"out{draw}", reps=300)
+        assert (np.random.get_state()[1] == before).all()  # the caller's state, untouched
+        outputs.append((tmp_path / f"out{draw}" / "statistics.csv").read_bytes())
+    assert outputs[0] == outputs[1]
+    # another bootstrap seed draws other resamples: the seed is what fixes the intervals
+    compare([root], tmp_path / "other", reps=300, seed=1)
+    assert (tmp_path / "other" / "statistics.csv").read_bytes() != outputs[0]

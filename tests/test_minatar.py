@@ -16,10 +16,10 @@ from torch import nn
 
 import wnrl
 from wnrl.analysis.compare import compare
-from wnrl.analysis.reference_scores import MINATAR_RANDOM, PAPER_DQN
+from wnrl.analysis.reference_scores import MINATAR_PUBLISHED, MINATAR_RANDOM, PAPER_DQN, REFERENCES
 from wnrl.analysis.run_summary import random_score
 from wnrl.analysis.runs import score_key
-from wnrl.analysis.statistics import REFERENCE_SCORES, compute
+from wnrl.analysis.statistics import compute
 from wnrl.cli import main as wnrl_main
 from wnrl.envs import canonical_env_id, make_env
 from wnrl.envs.ids import is_minatar
@@ -185,10 +185,15 @@ def test_random_scores_are_keyed_apart_from_atari() -> None:
     the Atari references (Mnih et al.'s random and human) in the normalization."""
     assert score_key("MinAtar/Breakout-v1") == "MinAtar-Breakout"
     assert score_key("ALE/Breakout-v5") == "Breakout"
-    assert random_score("ALE/Breakout-v5") == REFERENCE_SCORES["Breakout"][0] == 1.7
+    assert random_score("ALE/Breakout-v5") == REFERENCES["Breakout"].random == 1.7
+    assert REFERENCES["MinAtar-Breakout"] != REFERENCES["Breakout"]
     for game in ("Breakout", "Seaquest", "SpaceInvaders", "Asterix", "Freeway"):
         assert random_score(f"MinAtar/{game}-v1") == MINATAR_RANDOM[game]
-        assert f"MinAtar-{game}" not in REFERENCE_SCORES
+        reference = REFERENCES[f"MinAtar-{game}"]
+        assert (reference.random, reference.best) == (
+            MINATAR_RANDOM[game],
+            MINATAR_PUBLISHED[game][0],
+        )
 
 
 def test_quickstart_cli_run_writes_its_files(tmp_path: Path, capsys) -> None:
@@ -230,12 +235,17 @@ def test_compare_paper_puts_the_atari_table_beside_minatar(tmp_path: Path) -> No
     assert table[0]["rlzoo_10m"] == ""  # RL Zoo's Atari score is not MinAtar's
 
 
-def test_minatar_scores_are_normalized_from_the_random_score() -> None:
-    """No published best score for MinAtar: (score - random) / (runs' best - random)."""
+def test_minatar_scores_are_normalized_by_fixed_references() -> None:
+    """MinAtar scores run from the measured random score to a published agent's return
+    (gymnax's PPO for Breakout: 28), whatever the runs reached: the aggregate of the same runs
+    is the same in every study."""
     env = "MinAtar/Breakout-v1"
     scores = {(env, "dqn", "none"): [2.0, 4.0], (env, "dqn", "wn"): [6.0, 10.35]}
-    stats = compute(scores, {env: score_key(env)}, reps=50)
-    assert stats.references[env] == (MINATAR_RANDOM["Breakout"], 10.35, "random, runs' best")
+    stats = compute(scores, {env: score_key(env)}, reps=100)
+    assert stats.references[env] == (0.35, 28.0, "reference")
     normalized = stats.normalized[("dqn", "wn")]
-    assert normalized.max() == pytest.approx(1.0)
-    assert normalized.min() == pytest.approx((6.0 - 0.35) / 10.0)
+    assert normalized.max() == pytest.approx((10.35 - 0.35) / (28.0 - 0.35))
+    more = {**scores, (env, "dqn", "wn+mobn"): [27.0, 27.5]}  # other runs beside: same scale
+    assert compute(more, {env: score_key(env)}, reps=100).normalized[("dqn", "wn")] == (
+        pytest.approx(normalized)
+    )

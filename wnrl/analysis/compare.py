@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wnrl.analysis import paper_table, statistics
-from wnrl.analysis.plots import plot_env
-from wnrl.analysis.runs import METRICS, SCORES, Run, load_runs, score_key
+from wnrl.analysis.plots import plot_env, plot_performance_profiles
+from wnrl.analysis.reporting import SCORE_NAMES
+from wnrl.analysis.runs import ALL_SCORES, METRICS, SCORES, Run, load_runs, score_key
 from wnrl.analysis.tables import Row, csv_table, group_runs, markdown_table, summarize
 from wnrl.errors import ConfigError, WnrlError
 from wnrl.experiment.checkpoints import atomic_write_text
@@ -52,17 +53,23 @@ def compare(
     out: str | Path,
     metric: str = "eval",
     paper: bool = False,
-    score: str = "final",
+    score: str = ALL_SCORES,
     reps: int = 2000,
+    seed: int = 0,
 ) -> Comparison:
     """Read the runs under ``paths``; write ``<out>/<env>.png``, ``results.md``, ``results.csv``,
-    and the rliable statistics of the ``score`` of each run (``statistics.csv``,
-    ``performance_profiles.png``; the Markdown also goes into results.md)."""
+    and the rliable statistics of each run's ``score`` (``all``: the maximum, final and area
+    under the curve, :data:`~wnrl.analysis.reporting.SCORE_NAMES`) in ``statistics.csv``, with
+    the performance profiles of the first of them (``performance_profiles.png``); the Markdown
+    also goes into results.md. ``seed`` seeds every bootstrap: the same runs give the same
+    files."""
 
-    if score not in SCORES:
-        raise ConfigError(f"unknown score {score!r}; choose one of {', '.join(SCORES)}")
+    if score != ALL_SCORES and score not in SCORES:
+        choices = ", ".join([*SCORES, ALL_SCORES])
+        raise ConfigError(f"unknown score {score!r}; choose one of {choices}")
     if reps < 100:
         raise ConfigError(f"--reps must be at least 100, got {reps}")
+    scores = list(SCORE_NAMES) if score == ALL_SCORES else [score]
     runs, notes = load_runs(paths, metric)
     groups = group_runs(runs)
     rows = summarize(groups)
@@ -75,16 +82,22 @@ def compare(
         figures.append(plot_env(env, groups, out / f"{env.replace('/', '-')}.png", metric, paper))
     for row in rows:
         notes += [f"{row.env} {row.agent}-{row.norm}: {note}" for note in row.notes]
-    stats = statistics.compute(
-        run_scores(groups, score), {row.env: score_key(row.env) for row in rows}, reps=reps
-    )
-    figures.append(statistics.plot_performance_profiles(stats, out / "performance_profiles.png"))
-    markdown = markdown_table(rows, metric, paper) + "\n" + statistics.markdown(stats, score)
-    atomic_write_text(out / "statistics.csv", statistics.to_csv(stats))
-    beside = paper_table.markdown(rows, stats, score) if paper else ""
+    keys = {row.env: score_key(row.env) for row in rows}
+    by_score = {
+        name: statistics.compute(run_scores(groups, name), keys, reps=reps, seed=seed)
+        for name in scores
+    }
+    figures.append(plot_performance_profiles(by_score[scores[0]], out / "performance_profiles.png"))
+    markdown = markdown_table(rows, metric, paper)
+    for name, stats in by_score.items():
+        markdown += "\n" + statistics.markdown(stats, SCORE_NAMES[name])
+    atomic_write_text(out / "statistics.csv", statistics.to_csv(by_score))
+    paper_score = "max" if "max" in by_score else scores[0]  # the paper's measure if reported
+    paper_stats = by_score[paper_score]
+    beside = paper_table.markdown(rows, paper_stats, SCORE_NAMES[paper_score]) if paper else ""
     if beside:
         markdown += "\n" + beside
-        atomic_write_text(out / "paper_minatar.csv", paper_table.to_csv(rows, stats))
+        atomic_write_text(out / "paper_minatar.csv", paper_table.to_csv(rows, paper_stats))
     title = f"# wnrl compare: {METRICS[metric]}\n\n"
     sources = ""
     if paper:

@@ -80,8 +80,8 @@ def markdown(rows: Sequence[Row], stats: Statistics, score_name: str) -> str:
     if not records:
         return ""
     lines = [
-        f"The paper's Atari DQN table (max test score) beside wnrl's MinAtar DQN ({score_name} "
-        "score, IQM [95% CI] over runs):",
+        f"The paper's Atari DQN table (max test score) beside wnrl's MinAtar DQN (IQM [95% CI] "
+        f"over runs of the {score_name} score: the paper's measure is the maximum):",
         "",
         "| game | paper DQN | paper DQN+WN | paper WN/normal | MinAtar env | norm | runs | steps "
         "| IQM [95% CI] | IQM / none | random policy |",

@@ -7,17 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from wnrl.analysis import reference_scores
 from wnrl.analysis.runs import score_key
-from wnrl.analysis.statistics import RANDOM_FLOORS, REFERENCE_SCORES
 from wnrl.experiment.rundir import CHECKPOINTS, EVALUATIONS, FINAL_MODEL
 from wnrl.nn.norms import uses_weight_norm
 
 
 def random_score(env_id: str) -> float | None:
     """A uniformly random policy's score on ``env_id``, where it is known."""
-    key = score_key(env_id)
-    reference = REFERENCE_SCORES.get(key)
-    return RANDOM_FLOORS.get(key) if reference is None else reference[0]
+    return reference_scores.random_score(score_key(env_id))
 
 
 def run_summary(run_dir: Path, config: dict[str, Any], evaluations: list[dict[str, float]]) -> str:

@@ -208,3 +208,6 @@ SCORES = {
     "max": lambda run: float(run.values.max()),
     "auc": lambda run: area_under_curve(run.steps, run.values),
 }
+
+#: the score choice that means every score of :data:`SCORES` (what the reporting rules publish)
+ALL_SCORES = "all"

@@ -6,49 +6,34 @@ For each agent x norm, the score of every run on every env (a seeds x envs matri
 * per env, the interquartile mean (IQM: the mean of the middle 50% of runs) of the raw scores
   with a 95% stratified-bootstrap confidence interval;
 * aggregated over envs, the IQM of the normalized scores ``(score - random) / (best - random)``
-  (:data:`REFERENCE_SCORES`, else the lowest and highest score any run reached on that env)
-  with its 95% CI;
+  with the fixed references of :mod:`wnrl.analysis.reference_scores` (an env without one is
+  normalized by the range of the runs, and the Markdown says so: such an aggregate is not
+  comparable across studies) with its 95% CI;
 * the probability of improvement ``P(X > Y)`` of each norm ``X`` over ``"none"`` (same agent),
   averaged over envs, with its CI;
 * performance profiles: the fraction of runs above each normalized score ``tau``, drawn with
   rliable's plot.
+
+Every bootstrap draws from a generator seeded by the ``seed`` argument (default 0), so the same
+runs give the same intervals, digit for digit: rliable 1.2 passes ``random_state`` on to arch
+but draws its stratified resamples from numpy's global generator, so each draw here runs inside
+:func:`seeded_global_numpy`, which seeds that generator and restores the caller's state after.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from rliable import library, metrics
 
-from wnrl.analysis.reference_scores import MINATAR_RANDOM
-
-#: (random policy, best reference) score per env, for normalization. Atari: random and human
-#: scores of Mnih et al. (2015), Nature, extended data table 2. Classic control: a uniformly
-#: random policy and the return of a solved task (the env's maximum, or the threshold it is
-#: registered with in gymnasium). Envs not listed use the lowest and highest score of the runs.
-REFERENCE_SCORES: dict[str, tuple[float, float]] = {
-    "Breakout": (1.7, 31.8),
-    "Enduro": (0.0, 860.5),
-    "Seaquest": (68.4, 20182.0),
-    "SpaceInvaders": (148.0, 1652.0),
-    "Pong": (-20.7, 9.3),
-    "CartPole": (22.0, 500.0),
-    "Acrobot": (-500.0, -100.0),
-    "MountainCar": (-200.0, -110.0),
-    "Pendulum": (-1200.0, -150.0),
-}
-
-#: Envs with a known random score but no published best one (MinAtar: its DQN results are
-#: published as curves only): normalized from the random score to the best score of the runs.
-RANDOM_FLOORS: dict[str, float] = {
-    f"MinAtar-{game}": score for game, score in MINATAR_RANDOM.items()
-}
+from wnrl.analysis.reference_scores import REFERENCES
+from wnrl.analysis.reporting import ci, verdict
 
 BASELINE = "none"
 
@@ -74,6 +59,11 @@ class Statistics:
     runs: dict[tuple[str, str], int]  # runs per env in the aggregate matrix
     runs_per_env: dict[tuple[str, str], dict[str, int]]
     references: dict[str, tuple[float, float, str]]  # env: (random, best, source)
+    seed: int = 0  # of every bootstrap
+
+
+#: the source label of a normalization taken from the runs themselves (no fixed reference)
+FROM_THE_RUNS = "from the runs"
 
 
 def _reference(
@@ -82,18 +72,29 @@ def _reference(
     if game in known:
         low, high = known[game]
         return low, high, "reference"
-    if game in RANDOM_FLOORS:
-        low = RANDOM_FLOORS[game]
-        return low, max(float(observed.max()), low + 1.0), "random, runs' best"
     low, high = float(observed.min()), float(observed.max())
     if high <= low:
         high = low + 1.0
-    return low, high, "from the runs"
+    return low, high, FROM_THE_RUNS
+
+
+@contextlib.contextmanager
+def seeded_global_numpy(seed: int) -> Iterator[None]:
+    """Seed numpy's global generator for the block, then give the caller back its state.
+
+    rliable 1.2's stratified bootstrap draws its resamples with ``np.random.choice`` whatever
+    ``random_state`` it is given; versions that honor ``random_state`` get it as well."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def _interval(scores: Mapping[str, np.ndarray], func, reps: int, seed: int) -> dict[str, Estimate]:
-    with warnings.catch_warnings():  # arch's notice about rliable's random_state argument
-        warnings.simplefilter("ignore", FutureWarning)
+    with warnings.catch_warnings(), seeded_global_numpy(seed):
+        warnings.simplefilter("ignore", FutureWarning)  # arch's notice about random_state
         points, intervals = library.get_interval_estimates(
             dict(scores), func, reps=reps, random_state=np.random.RandomState(seed)
         )
@@ -115,14 +116,15 @@ def compute(
     """Statistics of ``scores``: ``(env, agent, norm) -> one score per run``.
 
     ``references``: (random, best) scores by game, added to (and overriding)
-    :data:`REFERENCE_SCORES`.
+    :data:`~wnrl.analysis.reference_scores.REFERENCES`. ``seed`` seeds every bootstrap.
     Per-env estimates use every run of that env. The aggregate and the probability of
     improvement need a runs x envs matrix per method: where the number of seeds differs
     between envs, each env contributes its first ``n`` runs (the fewest any env of that
     method has; ``Statistics.runs``).
     """
     game_of = dict(game_of or {})
-    known = {**REFERENCE_SCORES, **(references or {})}
+    known = {key: (ref.random, ref.best) for key, ref in REFERENCES.items()}
+    known.update(references or {})
     envs = sorted({env for env, _, _ in scores})
     methods = sorted({(agent, norm) for _, agent, norm in scores})
     env_references = {}
@@ -183,94 +185,72 @@ def compute(
             for method in methods
         },
         references=env_references,
+        seed=seed,
     )
 
 
-def to_csv(stats: Statistics) -> str:
-    """One row per estimate: env (or ``all``), agent, norm, runs, statistic, value, CI."""
+CSV_FIELDS = ["score", "env", "agent", "norm", "runs", "statistic", "value", "ci_low", "ci_high"]
+
+
+def to_csv(by_score: Mapping[str, Statistics]) -> str:
+    """One row per estimate: the per-run score it is of, env (or ``all``), agent, norm, runs,
+    statistic, value, CI."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["env", "agent", "norm", "runs", "statistic", "value", "ci_low", "ci_high"])
-    for (agent, norm), per_env in stats.per_env.items():
-        for env, e in per_env.items():
-            writer.writerow(
-                [env, agent, norm, stats.runs[(agent, norm)], "iqm", e.value, e.low, e.high]
-            )
-    for (agent, norm), e in stats.aggregate_iqm.items():
-        runs = stats.runs[(agent, norm)]
-        writer.writerow(["all", agent, norm, runs, "iqm_normalized", e.value, e.low, e.high])
-        better = stats.improvement.get((agent, norm))
-        if better is not None:
-            row = ["all", agent, norm, runs, "p_improvement_over_none"]
-            writer.writerow([*row, better.value, better.low, better.high])
+    writer.writerow(CSV_FIELDS)
+    for score, stats in by_score.items():
+        for (agent, norm), per_env in stats.per_env.items():
+            for env, e in per_env.items():
+                runs = stats.runs_per_env[(agent, norm)][env]
+                writer.writerow([score, env, agent, norm, runs, "iqm", e.value, e.low, e.high])
+        for (agent, norm), e in stats.aggregate_iqm.items():
+            runs = stats.runs[(agent, norm)]
+            row = [score, "all", agent, norm, runs]
+            writer.writerow([*row, "iqm_normalized", e.value, e.low, e.high])
+            better = stats.improvement.get((agent, norm))
+            if better is not None:
+                row = [*row, "p_improvement_over_none"]
+                writer.writerow([*row, better.value, better.low, better.high])
     return out.getvalue()
 
 
-def _ci(estimate: Estimate, digits: int = 2) -> str:
-    return f"{estimate.value:.{digits}f} [{estimate.low:.{digits}f}, {estimate.high:.{digits}f}]"
-
-
 def markdown(stats: Statistics, score_name: str) -> str:
-    """Per-env IQM table, aggregate IQM and probability of improvement, as Markdown."""
+    """Per-env IQM table, aggregate IQM and probability of improvement with the reporting
+    rules' verdict (:mod:`wnrl.analysis.reporting`), as Markdown."""
     lines = [
-        f"IQM of the {score_name} score over runs, with 95% stratified-bootstrap confidence "
-        "intervals (rliable):",
+        f"IQM of the {score_name} over runs, with 95% stratified-bootstrap confidence "
+        f"intervals (rliable, seed {stats.seed}):",
         "",
         "| env | agent | norm | runs | IQM [95% CI] |",
         "|---|---|---|---:|---|",
     ]
     for (agent, norm), per_env in stats.per_env.items():
         for env, estimate in per_env.items():
-            lines.append(
-                f"| {env} | {agent} | {norm} | {stats.runs[(agent, norm)]} | {_ci(estimate, 1)} |"
-            )
+            runs = stats.runs_per_env[(agent, norm)][env]
+            lines.append(f"| {env} | {agent} | {norm} | {runs} | {ci(estimate, 1)} |")
     lines += [
         "",
         "Aggregate over envs (normalized: (score - random) / (best - random)) and the "
         f"probability that a run of the norm beats a run of `{BASELINE}` (same agent):",
         "",
-        "| agent | norm | IQM normalized [95% CI] | P(norm > none) [95% CI] |",
-        "|---|---|---|---|",
+        "| agent | norm | IQM normalized [95% CI] | P(norm > none) [95% CI] | reading |",
+        "|---|---|---|---|---|",
     ]
     for method, estimate in stats.aggregate_iqm.items():
         improvement = stats.improvement.get(method)
+        reading = verdict(improvement, stats.runs[method]) if improvement else "-"
         lines.append(
-            f"| {method[0]} | {method[1]} | {_ci(estimate)} | "
-            f"{_ci(improvement) if improvement else '-'} |"
+            f"| {method[0]} | {method[1]} | {ci(estimate)} | "
+            f"{ci(improvement) if improvement else '-'} | {reading} |"
         )
     sources = ", ".join(
         f"{env} [{low:g}, {high:g}]{'' if source == 'reference' else f' ({source})'}"
         for env, (low, high, source) in stats.references.items()
     )
-    lines += ["", f"Normalization (random, best): {sources}.", ""]
-    return "\n".join(lines)
-
-
-def plot_performance_profiles(stats: Statistics, path: Path) -> Path:
-    """rliable's performance profiles (fraction of runs with normalized score > tau), one
-    figure per agent."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-    from rliable import plot_utils  # imports pyplot: after the Agg backend is chosen
-
-    agents = sorted({agent for agent, _ in stats.normalized})
-    figure, axes = plt.subplots(1, len(agents), figsize=(5 * len(agents), 3.6), squeeze=False)
-    taus = np.linspace(-0.1, 1.1, 61)
-    for ax, agent in zip(axes[0], agents, strict=True):
-        methods = {norm: m for (a, norm), m in stats.normalized.items() if a == agent}
-        profiles, cis = library.create_performance_profile(methods, taus, reps=200)
-        colors = dict(zip(methods, plt.cm.tab10.colors, strict=False))
-        plot_utils.plot_performance_profiles(
-            profiles, taus, performance_profile_cis=cis, colors=colors,
-            xlabel=r"normalized score $\tau$", ax=ax,
-        )  # fmt: skip
-        ax.set_title(agent)
-        handles = [Line2D([0], [0], color=colors[norm], lw=2) for norm in methods]
-        ax.legend(handles, list(methods), loc="lower left", fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    lines += ["", f"Normalization (random, best): {sources}."]
+    if any(source == FROM_THE_RUNS for _, _, source in stats.references.values()):
+        lines.append(
+            "An env without a fixed reference is normalized by the range of these runs: its "
+            "aggregate moves when the runs move and is not comparable across studies."
+        )
+    return "\n".join([*lines, ""])

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from wnrl.analysis.runs import METRICS, SCORES
+from wnrl.analysis.runs import ALL_SCORES, METRICS, SCORES
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -18,7 +18,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     result = compare(
         args.paths, args.out, metric=args.metric, paper=args.paper, score=args.score,
-        reps=args.reps,
+        reps=args.reps, seed=args.seed,
     )  # fmt: skip
     for note in result.notes:
         print(f"wnrl compare: note: {note}", file=sys.stderr)
@@ -60,13 +60,18 @@ def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--score",
-        default="final",
-        choices=tuple(SCORES),
-        help="the per-run score of the statistics (IQM, CIs, probability of improvement, "
-        "performance profiles): final (last evaluation, default), max, auc",
+        default=ALL_SCORES,
+        choices=(*SCORES, ALL_SCORES),
+        help="the per-run score of the statistics (IQM, CIs, probability of improvement): "
+        "max (the paper's measure), final (last evaluation), auc (area under the curve per "
+        "step), or all three (default); the performance profiles use the first",
     )
     parser.add_argument(
         "--reps", type=int, default=2000, help="bootstrap replications (default 2000)"
     )
+    parser.add_argument(
+        "--seed", type=int, default=0,
+        help="seed of every bootstrap (default 0): the same runs give the same statistics",
+    )  # fmt: skip
     parser.set_defaults(handler=_cmd_compare)
     return parser

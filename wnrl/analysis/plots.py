@@ -12,16 +12,14 @@ import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from wnrl.analysis.estimates import seeded_global_numpy
 from wnrl.analysis.reference_scores import MINATAR_RANDOM, PAPER_DQN
 from wnrl.analysis.runs import METRICS, Run, game_name
+from wnrl.analysis.statistics import Statistics
 from wnrl.envs.minatar import is_minatar_id
-
-if TYPE_CHECKING:
-    from wnrl.analysis.statistics import Statistics
 
 NORM_COLORS = {
     "none": "tab:gray",
@@ -154,8 +152,6 @@ def plot_performance_profiles(stats: Statistics, path: Path) -> Path:
     tau, with 95% bootstrap bands), a panel per agent."""
     from matplotlib.lines import Line2D  # after _grid has chosen the Agg backend
     from rliable import library, plot_utils
-
-    from wnrl.analysis.statistics import seeded_global_numpy
 
     agents = sorted({agent for agent, _ in stats.normalized})
     plt, figure, panels = _grid(len(agents))

@@ -10,10 +10,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # statistics imports this module's rules
-    from wnrl.analysis.statistics import Estimate
+from wnrl.analysis.estimates import Estimate
 
 #: the per-run scores every published table reports, and what each is called in prose; the keys
 #: are :data:`wnrl.analysis.runs.SCORES`'s

@@ -15,36 +15,26 @@ For each agent x norm, the score of every run on every env (a seeds x envs matri
   rliable's plot.
 
 Every bootstrap draws from a generator seeded by the ``seed`` argument (default 0), so the same
-runs give the same intervals, digit for digit: rliable 1.2 passes ``random_state`` on to arch
-but draws its stratified resamples from numpy's global generator, so each draw here runs inside
-:func:`seeded_global_numpy`, which seeds that generator and restores the caller's state after.
+runs give the same intervals, digit for digit (:mod:`wnrl.analysis.estimates`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from rliable import library, metrics
+from rliable import metrics
 
+from wnrl.analysis.estimates import Estimate, interval_estimates, seeded_global_numpy
 from wnrl.analysis.reference_scores import REFERENCES
 from wnrl.analysis.reporting import ci, verdict
 
+__all__ = ["Estimate", "Statistics", "compute", "markdown", "seeded_global_numpy", "to_csv"]
+
 BASELINE = "none"
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A point estimate and its 95% confidence interval."""
-
-    value: float
-    low: float
-    high: float
 
 
 @dataclass
@@ -76,34 +66,6 @@ def _reference(
     if high <= low:
         high = low + 1.0
     return low, high, FROM_THE_RUNS
-
-
-@contextlib.contextmanager
-def seeded_global_numpy(seed: int) -> Iterator[None]:
-    """Seed numpy's global generator for the block, then give the caller back its state.
-
-    rliable 1.2's stratified bootstrap draws its resamples with ``np.random.choice`` whatever
-    ``random_state`` it is given; versions that honor ``random_state`` get it as well."""
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
-
-
-def _interval(scores: Mapping[str, np.ndarray], func, reps: int, seed: int) -> dict[str, Estimate]:
-    with warnings.catch_warnings(), seeded_global_numpy(seed):
-        warnings.simplefilter("ignore", FutureWarning)  # arch's notice about random_state
-        points, intervals = library.get_interval_estimates(
-            dict(scores), func, reps=reps, random_state=np.random.RandomState(seed)
-        )
-    return {
-        key: Estimate(
-            float(points[key][0]), float(intervals[key][0][0]), float(intervals[key][1][0])
-        )
-        for key in scores
-    }
 
 
 def compute(
@@ -150,10 +112,10 @@ def compute(
             env: np.asarray(scores[(env, *method)], float).reshape(-1, 1)
             for env in method_envs[method]
         }
-        per_env[method] = _interval(
+        per_env[method] = interval_estimates(
             columns, lambda x: np.array([metrics.aggregate_iqm(x)]), reps, seed
         )
-    aggregate = _interval(
+    aggregate = interval_estimates(
         {f"{a}\0{n}": normalized[(a, n)] for a, n in methods},
         lambda x: np.array([metrics.aggregate_iqm(x)]),
         reps,
@@ -167,7 +129,7 @@ def compute(
         shared = [env for env in method_envs[(agent, norm)] if env in method_envs[baseline]]
         x = raw[(agent, norm)][:, [method_envs[(agent, norm)].index(e) for e in shared]]
         y = raw[baseline][:, [method_envs[baseline].index(e) for e in shared]]
-        improvement[(agent, norm)] = _interval(
+        improvement[(agent, norm)] = interval_estimates(
             {"pair": [x, y]},
             lambda a, b: np.array([metrics.probability_of_improvement(a, b)]),
             reps,

@@ -56,6 +56,8 @@ BUDGETS: dict[str, tuple[list[str], int, dict]] = {
     # RL Zoo's TD3 starts learning at 10k steps of its 20k; half the budget, learning from 1k
     "td3": (CONTINUOUS, 10_000, {"learning_starts": 1_000}),
 }
+
+
 def _identity_cell(
     cell: tuple[str, str, str, int, int, bool],
 ) -> tuple[str, str, str, int, float]:

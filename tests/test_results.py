@@ -1,0 +1,99 @@
+"""Published results: the reporting rules' words, `scripts/results.py collect`, and `--check`
+failing on any hand edit of a generated table, statistic, figure or quoted output."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wnrl.analysis.estimates import Estimate
+from wnrl.analysis.reporting import chance_note, excludes_even, verdict
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "scripts" / "results.py"
+
+
+@pytest.mark.parametrize(
+    ("estimate", "words"),
+    [
+        (Estimate(0.73, 0.51, 0.92), "better than none"),
+        (Estimate(0.21, 0.00, 0.45), "worse than none"),
+        (Estimate(0.63, 0.41, 0.84), "no difference detected at 5 seeds"),
+        (Estimate(0.70, 0.50, 0.90), "no difference detected at 5 seeds"),  # touches 0.5
+        (Estimate(0.50, 0.50, 0.50), "no difference detected at 5 seeds"),  # all ties
+    ],
+)
+def test_verdict_says_better_or_worse_only_outside_even(estimate: Estimate, words: str) -> None:
+    assert verdict(estimate, 5) == words
+    assert excludes_even(estimate) == (words != "no difference detected at 5 seeds")
+
+
+def test_chance_note_counts_what_chance_gives() -> None:
+    note = chance_note(18, 2)
+    assert note.startswith("18 comparisons, 2 of them")
+    assert "about 0.9 of 18 95% intervals" in note
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=600
+    )
+
+
+def test_collect_copies_the_raw_data_only(tmp_path: Path) -> None:
+    run = tmp_path / "runs" / "CartPole-v1" / "dqn-wn-s0"
+    (run / "checkpoints" / "step-100").mkdir(parents=True)
+    for name in ("config.yaml", "evaluations.csv", "progress.csv", "model.zip"):
+        (run / name).write_text(name)
+    (run / "checkpoints" / "step-100" / "config.yaml").write_text("not a run")
+    dest = tmp_path / "docs" / "results" / "study" / "runs"
+    assert _run("collect", str(tmp_path / "runs"), str(dest)).returncode == 0
+    copied = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    assert copied == ["CartPole-v1/dqn-wn-s0/config.yaml", "CartPole-v1/dqn-wn-s0/evaluations.csv"]
+    assert _run("collect", str(tmp_path / "runs"), str(dest), "--progress").returncode == 0
+    assert (dest / "CartPole-v1" / "dqn-wn-s0" / "progress.csv").is_file()
+
+
+def _replace_once(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_check_passes_on_the_repository_and_fails_on_each_hand_edit(tmp_path: Path) -> None:
+    """A copy of the published files passes; then one edit of each kind, and --check names
+    every one of them (and exits 1) while changing nothing."""
+    copy = tmp_path / "repo"
+    shutil.copytree(ROOT / "docs", copy / "docs")
+    shutil.copy(ROOT / "README.md", copy / "README.md")
+    for folder in ("scripts", "agents", "envs", "tests", "wnrl"):  # paths the docs name
+        (copy / folder).symlink_to(ROOT / folder)
+    clean = _run("--check", "--root", str(copy))
+    assert clean.returncode == 0, clean.stderr
+
+    readme = copy / "README.md"
+    block = readme.read_text().split("<!-- results: learning-check/headline -->\n")[1]
+    first_row = block.split("\n")[2]  # header, rule, the first agent
+    _replace_once(readme, first_row, first_row.replace("| 0.", "| 1.", 1))
+    stats = copy / "docs" / "results" / "learning-check" / "statistics.csv"
+    lines = stats.read_text().splitlines()
+    stats.write_text("\n".join([*lines[:-1], lines[-1].replace(",0.", ",0.9", 1)]) + "\n")
+    figure = copy / "docs" / "results" / "learning-check" / "profiles.png"
+    shutil.copy(copy / "docs" / "results" / "learning-check" / "CartPole-v1.png", figure)
+    _replace_once(copy / "docs" / "reliability.md", "lost_max", "lost_most")
+    _replace_once(copy / "docs" / "results.md", "## Ablations", "[gone](nowhere.md)\n\n## Ablations")
+    edited = {path: path.read_bytes() for path in (readme, stats, figure)}
+
+    result = _run("--check", "--root", str(copy))
+    assert result.returncode == 1
+    problems = result.stderr
+    assert "README.md: block 'learning-check/headline' differs from the data" in problems
+    assert "docs/results/learning-check/statistics.csv differs from the data" in problems
+    assert "docs/results/learning-check/profiles.png was not drawn from this data" in problems
+    assert "docs/reliability.md: block 'reliability/chaos-kills' differs" in problems
+    assert "docs/results.md: link to missing nowhere.md" in problems
+    assert all(path.read_bytes() == data for path, data in edited.items())  # check writes nothing

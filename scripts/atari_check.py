@@ -5,8 +5,8 @@ ends the learning episode) on each game for --steps steps, once per norm, throug
 (so a re-run resumes interrupted runs and skips finished ones), then prints the training return
 (`rollout/ep_rew_mean`: whole games, unclipped) at 250k, 500k, 750k and 1M steps and the final
 evaluation, beside CleanRL's published PPO at 1M steps (its `ppo_atari` benchmark curves,
-read at 1M: Breakout about 15 to 20, Pong about -9). Prints whatever it finds; the README
-quotes it.
+read at 1M: Breakout about 15 to 20, Pong about -9). Prints whatever it finds; its runs' raw
+data are published from docs/results/atari-check (`scripts/results.py`).
 
     python scripts/atari_check.py [--games breakout,pong] [--steps 1000000] [--norms none,wn]
 

@@ -15,7 +15,8 @@ With `--identity`, PPO and A2C also train on SB3's identity envs at SB3's own te
 
 Re-running with the same --logdir skips the runs that finished, so agents and norms can be
 added in several calls. Prints the Markdown and writes it, with the figures, under --out.
-Whatever it shows goes into the README.
+Whatever it shows is published: its runs' raw data go to docs/results/learning-check
+(`scripts/results.py collect`) and `scripts/results.py` makes the tables.
 
     python scripts/learning_check.py [--agents dqn,qrdqn,ppo,a2c,sac,td3]
         [--norms none,wn,wn+mobn,wn+proj] [--seeds 5] [--identity]

@@ -21,6 +21,7 @@ from wnrl.analysis import statistics
 from wnrl.analysis.compare import run_scores
 from wnrl.analysis.estimates import Estimate
 from wnrl.analysis.plots import plot_env, plot_performance_profiles
+from wnrl.analysis.reference_scores import REFERENCES
 from wnrl.analysis.reporting import SCORE_NAMES, chance_note, ci, excludes_even, verdict
 from wnrl.analysis.runs import Run, load_runs, read_evaluations, score_key
 from wnrl.analysis.tables import csv_table, group_runs, markdown_table, summarize
@@ -363,6 +364,16 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def references(root: Path) -> Output:
+    """The normalization references and their sources, from their one owner."""
+    lines = ["| score key | random | best | source |", "|---|---:|---:|---|"]
+    lines += [
+        f"| {key} | {ref.random:g} | {ref.best:g} | {ref.source} |"
+        for key, ref in REFERENCES.items()
+    ]
+    return Output(blocks={"references/table": "\n".join(lines) + "\n"})
+
+
 def norms(root: Path) -> Output:
     """The norms table, from the one list of norms and their descriptions."""
     lines = ["| norm | what it is |", "|---|---|"]
@@ -406,6 +417,7 @@ STUDIES: tuple[Callable[[Path], Output], ...] = (
     ablations,
     atari_check,
     norms,
+    references,
     init_scales,
     verbatim,
 )

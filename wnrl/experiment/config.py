@@ -72,7 +72,7 @@ def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
 
 def _default_ddi(norm: str, preset: dict[str, Any]) -> bool:
     """The data-dependent init (paper sec. 3) runs for the weight-norm norms unless the preset
-    turns it off (``ddi: false``: the on-policy agents, see the README's Results)."""
+    turns it off (``ddi: false``: the on-policy agents, see docs/results.md)."""
     setting = preset.get("ddi", True)
     if not isinstance(setting, bool):
         raise ConfigError(f"preset key ddi must be true or false, got {setting!r}")

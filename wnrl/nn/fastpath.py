@@ -1,6 +1,6 @@
 """Speed settings that leave the computed function unchanged.
 
-Two levers (their measured effect is in the README's Performance section):
+Two levers (their measured effect is in docs/performance.md):
 
 * **Channels-last convolution inputs.** oneDNN (the CPU) runs convolutions fastest on NHWC
   tensors, but SB3 hands its CNNs NCHW observations, so every convolution pays for a layout

@@ -4,7 +4,7 @@ SB3's ``preprocess_obs`` turns an image batch into network input with ``obs.floa
 two passes over a float copy, in NCHW layout, which the channels-last convolutions of
 :mod:`wnrl.nn.fastpath` then copy once more. :func:`normalized_image` writes the same values (bit
 for bit) straight into a channels-last float tensor: one conversion pass and one in-place
-division (the README's Performance section has the measured gain).
+division (docs/performance.md has the measured gain).
 
 :class:`FastImageInput` is a mixin for SB3 networks (``BaseModel`` subclasses: ``QNetwork``,
 SAC/TD3 ``Actor`` and ``ContinuousCritic``...) whose ``extract_features`` takes this path for

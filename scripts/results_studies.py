@@ -67,9 +67,17 @@ def load_groups(paths: Sequence[Path], label: str | None = None) -> Groups:
 
 
 def score_statistics(groups: Groups) -> dict[str, statistics.Statistics]:
-    """The statistics of every score the reporting rules publish, seeded."""
+    """The statistics of every score the reporting rules publish, seeded; a published
+    aggregate needs a fixed reference for every env."""
     keys = {env: score_key(env) for env, _, _ in groups}
-    return {name: statistics.compute(run_scores(groups, name), keys) for name in SCORE_NAMES}
+    by_score = {name: statistics.compute(run_scores(groups, name), keys) for name in SCORE_NAMES}
+    for env, (_, _, source) in by_score["final"].references.items():
+        if source == statistics.FROM_THE_RUNS:
+            raise SystemExit(
+                f"results: {env} has no fixed reference score: add one, with its source, to "
+                "wnrl/analysis/reference_scores.py"
+            )
+    return by_score
 
 
 @dataclass(frozen=True)

@@ -206,10 +206,14 @@ def train_until_signal(
     return process, err, only_run_dir(tmp_path)
 
 
-def test_sigterm_saves_a_loadable_checkpoint(tmp_path: Path) -> None:
-    process, err, run_dir = train_until_signal(tmp_path, signal.SIGTERM)
-    assert process.returncode == 143, err
-    assert "SIGTERM at step" in err and "Traceback" not in err
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_and_sighup_save_a_loadable_checkpoint(tmp_path: Path, signum, code) -> None:
+    """``kill`` and a closed terminal (SIGHUP) stop the run with a checkpoint, the shell's
+    exit status of that signal and one line saying how to resume."""
+    process, err, run_dir = train_until_signal(tmp_path, signum)
+    assert process.returncode == code, err
+    assert f"{signal.Signals(signum).name} at step" in err and "Traceback" not in err
+    assert "resume with: wnrl train --resume" in err
     checkpoint = latest_checkpoint(run_dir)
     assert DQN.load(checkpoint / "model.zip").num_timesteps == int(checkpoint.name[5:])
 

@@ -85,7 +85,8 @@ def test_check_passes_on_the_repository_and_fails_on_each_hand_edit(tmp_path: Pa
     figure = copy / "docs" / "results" / "learning-check" / "profiles.png"
     shutil.copy(copy / "docs" / "results" / "learning-check" / "CartPole-v1.png", figure)
     _replace_once(copy / "docs" / "reliability.md", "lost_max", "lost_most")
-    _replace_once(copy / "docs" / "results.md", "## Ablations", "[gone](nowhere.md)\n\n## Ablations")
+    results_page = copy / "docs" / "results.md"
+    _replace_once(results_page, "## Ablations", "[gone](nowhere.md)\n\n## Ablations")
     edited = {path: path.read_bytes() for path in (readme, stats, figure)}
 
     result = _run("--check", "--root", str(copy))

@@ -18,7 +18,7 @@ import matplotlib.image
 import pytest
 import yaml
 
-from wnrl.analysis.plots import DPI, FIGSIZE
+from wnrl.analysis.plots import DPI, PANEL_SIZE
 from wnrl.cli import main as wnrl_main
 from wnrl.errors import ConfigError
 from wnrl.sweep.grid import (
@@ -148,7 +148,7 @@ def test_local_sweep_skips_resumes_restarts_reports_failures_and_compares(
     assert wnrl_main(["compare", str(logdir), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     image = matplotlib.image.imread(out / "CartPole-v1.png")
-    assert image.shape[:2] == (round(FIGSIZE[1] * DPI), round(FIGSIZE[0] * DPI))
+    assert image.shape[:2] == (round(PANEL_SIZE[1] * DPI), round(PANEL_SIZE[0] * DPI))  # one agent
     with open(out / "results.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["env"], r["agent"], r["norm"], r["seeds"], r["steps"]) for r in rows] == [
@@ -178,7 +178,10 @@ def test_ray_backend_in_process(tmp_path: Path, capsys, monkeypatch) -> None:
     assert not ray.is_initialized()  # the sweep started Ray, and shut it down
 
 
-def test_sigterm_checkpoints_the_running_cells_and_exits_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_stop_signals_checkpoint_the_running_cells_and_exit_130(tmp_path: Path, signum) -> None:
+    """SIGTERM and SIGHUP (a closed terminal: it reaches the sweep and its workers) make the
+    running cells checkpoint; the same command resumes them."""
     logdir = tmp_path / "sweep"
     args = tiny(logdir, norms="wn", seeds="1")
     args[args.index("--steps") + 1] = "200000"
@@ -193,7 +196,7 @@ def test_sigterm_checkpoints_the_running_cells_and_exits_130(tmp_path: Path) -> 
     deadline = time.time() + 60
     while time.time() < deadline and not (run_dir / "evaluations.csv").exists():
         time.sleep(0.2)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert statuses(out) == {"dqn-wn-s0": "interrupted"}

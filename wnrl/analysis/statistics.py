@@ -28,11 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 from rliable import metrics
 
-from wnrl.analysis.estimates import Estimate, interval_estimates, seeded_global_numpy
+from wnrl.analysis.estimates import Estimate, interval_estimates
 from wnrl.analysis.reference_scores import REFERENCES
 from wnrl.analysis.reporting import ci, verdict
 
-__all__ = ["Estimate", "Statistics", "compute", "markdown", "seeded_global_numpy", "to_csv"]
+__all__ = ["Estimate", "Statistics", "compute", "markdown", "to_csv"]
 
 BASELINE = "none"
 

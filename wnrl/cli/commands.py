@@ -18,6 +18,7 @@ from wnrl.atari_settings import BACKENDS
 from wnrl.cli.options import add_run_options, run_option_values
 from wnrl.errors import RunFailed, WnrlError, one_line
 from wnrl.experiment.rundir import CONFIG, FINAL_MODEL, env_slug, read_config, run_name
+from wnrl.experiment.stop_signals import exit_code
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -63,7 +64,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             f"resume with: wnrl train --resume {result.run_dir}",
             file=sys.stderr,
         )
-        return 130 if result.signal_name == "SIGINT" else 143
+        return exit_code(result.signal_name)
     print(f"finished {result.num_timesteps:,} steps: {result.run_dir / FINAL_MODEL}")
     print(run_summary(result.run_dir, read_config(result.run_dir / CONFIG), result.evaluations))
     return 0

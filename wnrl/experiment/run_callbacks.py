@@ -17,10 +17,12 @@ from stable_baselines3.common.callbacks import BaseCallback
 from wnrl.experiment.checkpoints import save_checkpoint
 from wnrl.experiment.evaluate import evaluate_model, evaluation_env
 from wnrl.experiment.rundir import EVALUATIONS
+from wnrl.experiment.stop_signals import STOP_SIGNALS
 
 
 class RunGuard(BaseCallback):
-    """Stops training at the next step after SIGINT/SIGTERM or a non-finite loss."""
+    """Stops training at the next step after a stop signal (:data:`STOP_SIGNALS`) or a
+    non-finite loss."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -31,7 +33,7 @@ class RunGuard(BaseCallback):
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in STOP_SIGNALS:
             self._previous[signum] = signal.signal(signum, self._handle)
 
     def uninstall(self) -> None:

@@ -1,7 +1,8 @@
 """The local backend of a sweep: a bounded pool of ``spawn`` processes, one run per process.
 
 At most ``max_parallel`` runs at a time (default: one per core, at most 4 per GPU), each with its
-threads limited to a share of the cores; Ctrl-C or SIGTERM makes the running cells checkpoint.
+threads limited to a share of the cores; Ctrl-C, SIGTERM or SIGHUP makes the running cells
+checkpoint.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import torch
 
+from wnrl.experiment.stop_signals import STOP_SIGNALS
 from wnrl.sweep.grid import Cell
 from wnrl.sweep.worker import local_worker, raise_keyboard_interrupt
 
@@ -47,16 +49,19 @@ def failed_result(cell: Cell, message: str, status: str = "failed") -> dict[str,
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM to the sweep is handled like Ctrl-C (the running cells checkpoint and stop)."""
+    """SIGTERM and SIGHUP to the sweep are handled like Ctrl-C (the running cells checkpoint
+    and stop)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    previous = signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+    others = [signum for signum in STOP_SIGNALS if signum != signal.SIGINT]
+    previous = {signum: signal.signal(signum, raise_keyboard_interrupt) for signum in others}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def run_local(

@@ -27,6 +27,7 @@ from wnrl.experiment.checkpoints import (
     latest_checkpoint,
 )
 from wnrl.experiment.rundir import CONFIG, EVALUATIONS, FINAL_MODEL, PROGRESS
+from wnrl.experiment.stop_signals import STOP_SIGNALS
 from wnrl.experiment.train import resume_run, start_run
 from wnrl.sweep.grid import log_path
 
@@ -164,9 +165,12 @@ def raise_keyboard_interrupt(signum: int, frame: Any) -> None:
 def local_worker(run_dir: str, config: dict[str, Any], threads: int, gpu: int | None, conn: Any):
     """Target of a local worker process: one cell, its result sent back through ``conn``.
 
-    SIGTERM before training starts (while importing) ends the cell as "interrupted"; during
-    training the run's own guard turns it into a checkpoint and a clean stop."""
-    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+    A stop signal (SIGTERM, SIGHUP) before training starts (while importing) ends the cell as
+    "interrupted"; during training the run's own guard turns it into a checkpoint and a clean
+    stop."""
+    for signum in STOP_SIGNALS:
+        if signum != signal.SIGINT:  # Ctrl-C reaches the workers as KeyboardInterrupt already
+            signal.signal(signum, raise_keyboard_interrupt)
     result = run_cell(run_dir, config, threads, gpu)
     conn.send(result)
     conn.close()

@@ -98,3 +98,22 @@ def test_check_passes_on_the_repository_and_fails_on_each_hand_edit(tmp_path: Pa
     assert "docs/reliability.md: block 'reliability/chaos-kills' differs" in problems
     assert "docs/results.md: link to missing nowhere.md" in problems
     assert all(path.read_bytes() == data for path, data in edited.items())  # check writes nothing
+
+
+def test_fast_metrics_equal_rliables_to_the_bit() -> None:
+    """The bootstrap's metrics are rliable's definitions computed without scipy's per-call
+    overhead: on scores with and without ties, equal to rliable's own, bit for bit."""
+    import numpy as np
+    from rliable import metrics
+
+    from wnrl.analysis.estimates import iqm, probability_of_improvement
+
+    rng = np.random.default_rng(0)
+    for shape_x, shape_y in [((5, 2), (5, 2)), ((7, 3), (4, 3)), ((10, 1), (10, 1))]:
+        for values in (rng.normal(size=100), rng.integers(0, 4, size=100).astype(float)):
+            x = rng.choice(values, shape_x)
+            y = rng.choice(values, shape_y)
+            assert iqm(x) == metrics.aggregate_iqm(x)
+            assert probability_of_improvement(x, y) == metrics.probability_of_improvement(x, y)
+    same = rng.normal(size=(5, 2))
+    assert probability_of_improvement(same, same.copy()) == 0.5

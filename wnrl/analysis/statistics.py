@@ -26,9 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from rliable import metrics
 
-from wnrl.analysis.estimates import Estimate, interval_estimates
+from wnrl.analysis.estimates import Estimate, interval_estimates, iqm, probability_of_improvement
 from wnrl.analysis.reference_scores import REFERENCES
 from wnrl.analysis.reporting import ci, verdict
 
@@ -112,12 +111,10 @@ def compute(
             env: np.asarray(scores[(env, *method)], float).reshape(-1, 1)
             for env in method_envs[method]
         }
-        per_env[method] = interval_estimates(
-            columns, lambda x: np.array([metrics.aggregate_iqm(x)]), reps, seed
-        )
+        per_env[method] = interval_estimates(columns, lambda x: np.array([iqm(x)]), reps, seed)
     aggregate = interval_estimates(
         {f"{a}\0{n}": normalized[(a, n)] for a, n in methods},
-        lambda x: np.array([metrics.aggregate_iqm(x)]),
+        lambda x: np.array([iqm(x)]),
         reps,
         seed,
     )
@@ -131,7 +128,7 @@ def compute(
         y = raw[baseline][:, [method_envs[baseline].index(e) for e in shared]]
         improvement[(agent, norm)] = interval_estimates(
             {"pair": [x, y]},
-            lambda a, b: np.array([metrics.probability_of_improvement(a, b)]),
+            lambda a, b: np.array([probability_of_improvement(a, b)]),
             reps,
             seed,
         )["pair"]

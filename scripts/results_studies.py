@@ -137,10 +137,6 @@ def improvement_table(by_score: dict[str, statistics.Statistics], label: str) ->
     return "\n".join(lines) + "\n"
 
 
-def _figure(draw: Callable[..., Path], *args) -> Callable[[Path], Path]:
-    return lambda path: draw(*args, path)
-
-
 def _curves(groups: Groups, folder: Path, out: Output) -> list[str]:
     """One learning-curve figure per env (a panel per agent); their file names."""
     names = []
@@ -189,7 +185,9 @@ def learning_check(root: Path) -> Output:
     by_score = score_statistics(groups)
     out = Output()
     figures = _curves(groups, folder, out)
-    out.figures[folder / "profiles.png"] = _figure(plot_performance_profiles, by_score["final"])
+    out.figures[folder / "profiles.png"] = lambda path: plot_performance_profiles(
+        by_score["final"], path, SCORE_NAMES["final"]
+    )
     figures.append("profiles.png")
     identity_md = identity_report(folder / "identity_scores.csv")
     out.files[folder / "summary.csv"] = csv_table(summarize(groups))

@@ -87,7 +87,8 @@ def compare(
         name: statistics.compute(run_scores(groups, name), keys, reps=reps, seed=seed)
         for name in scores
     }
-    figures.append(plot_performance_profiles(by_score[scores[0]], out / "performance_profiles.png"))
+    profiles = out / "performance_profiles.png"
+    figures.append(plot_performance_profiles(by_score[scores[0]], profiles, SCORE_NAMES[scores[0]]))
     markdown = markdown_table(rows, metric, paper)
     for name, stats in by_score.items():
         markdown += "\n" + statistics.markdown(stats, SCORE_NAMES[name])

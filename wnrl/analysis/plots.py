@@ -147,16 +147,16 @@ def plot_env(
     return _save(plt, figure, path, data_digest(parts))
 
 
-def plot_performance_profiles(stats: Statistics, path: Path) -> Path:
+def plot_performance_profiles(stats: Statistics, path: Path, score_name: str = "") -> Path:
     """rliable's performance profiles (the fraction of runs whose normalized score exceeds
-    tau, with 95% bootstrap bands), a panel per agent."""
+    tau, with 95% bootstrap bands) of one per-run score (``score_name``), a panel per agent."""
     from matplotlib.lines import Line2D  # after _grid has chosen the Agg backend
     from rliable import library, plot_utils
 
     agents = sorted({agent for agent, _ in stats.normalized})
     plt, figure, panels = _grid(len(agents))
     taus = np.linspace(-0.1, 1.1, 61)
-    parts: list[object] = [stats.seed, taus]
+    parts: list[object] = [stats.seed, taus, score_name]
     for ax, agent in zip(panels, agents, strict=True):
         methods = {norm: m for (a, norm), m in stats.normalized.items() if a == agent}
         parts += [item for norm, m in methods.items() for item in (agent, norm, m)]
@@ -172,4 +172,6 @@ def plot_performance_profiles(stats: Statistics, path: Path) -> Path:
         ax.set_title(agent)
         handles = [Line2D([0], [0], color=colors[norm], lw=2) for norm in methods]
         ax.legend(handles, list(methods), loc="lower left", fontsize="small")
+    if score_name:
+        figure.suptitle(f"Performance profiles of the {score_name}")
     return _save(plt, figure, path, data_digest(parts))

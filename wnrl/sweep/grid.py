@@ -19,11 +19,9 @@ from wnrl.envs.ids import canonical_env_id
 from wnrl.errors import ConfigError
 from wnrl.experiment.config import action_space_name, build_config
 from wnrl.experiment.presets import ACTION_SPACES, check_agent, suite, suite_names
+from wnrl.experiment.run_state import run_state
 from wnrl.experiment.rundir import (
-    CHECKPOINTS,
     CONFIG,
-    FINAL_MODEL,
-    LATEST,
     computed_settings,
     env_slug,
     read_config,
@@ -138,7 +136,7 @@ class Cell:
     seed: int
     run_dir: Path
     config: dict[str, Any]
-    state: str = "new"  # new | finished | resume | restart (what an earlier sweep left)
+    state: str = "new"  # what an earlier sweep left: wnrl.experiment.run_state.STATES
 
     @property
     def label(self) -> str:
@@ -174,9 +172,7 @@ def existing_state(cell: Cell) -> str:
             f"{cell.run_dir} holds a run with a different configuration ({', '.join(keys)} "
             "differ); use another --logdir, or the same options as before"
         )
-    if (cell.run_dir / FINAL_MODEL).is_file():
-        return "finished"
-    return "resume" if (cell.run_dir / CHECKPOINTS / LATEST).is_file() else "restart"
+    return run_state(cell.run_dir, verify=False).kind  # the worker verifies before it resumes
 
 
 def plan_sweep(

@@ -66,12 +66,7 @@ def parse_seeds(text: str | int) -> list[int]:
     return list(dict.fromkeys(seeds))
 
 
-def expand_targets(targets: Sequence[str]) -> list[str]:
-    """Suite names and env ids -> canonical env ids (order kept, duplicates dropped)."""
-    return list(_expand_targets(targets))
-
-
-def _expand_targets(targets: Sequence[str]) -> dict[str, str | None]:
+def expand_targets(targets: Sequence[str]) -> dict[str, str | None]:
     """Canonical env id -> the suite it came from (None: named on its own)."""
 
     if not targets:
@@ -195,7 +190,7 @@ def plan_sweep(
     agent = check_agent(agent)
     skipped: list[str] = []
     envs = []
-    for env, from_suite in _expand_targets(targets).items():
+    for env, from_suite in expand_targets(targets).items():
         reason = _action_space_fits(agent, env) if from_suite is not None else None
         if reason is None:
             envs.append(env)

@@ -412,3 +412,12 @@ def test_a_defect_in_wnrl_is_not_reported_as_bad_input(error, tmp_path: Path, ca
     assert "wnrl: error:" not in err
     # with the user's own values the same defect is still a defect, not their mistake
     assert main([*argv, "--hp", "batch_size=16"]) == 1
+
+
+def test_train_prints_the_real_run_directory_first(tmp_path: Path, capsys) -> None:
+    argv = ["train", "dqn", "CartPole-v1", "--steps", "64", "--eval-every", "0"]
+    argv += ["--checkpoint-every", "0", "--logdir", str(tmp_path), "--no-progress-bar"]
+    assert main([*argv, "--hp", "learning_starts=16"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == f"run directory: {only_run_dir(tmp_path)}"
+    assert (only_run_dir(tmp_path) / "config.yaml").is_file()

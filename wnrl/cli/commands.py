@@ -17,7 +17,7 @@ from wnrl import __version__
 from wnrl.atari_settings import BACKENDS
 from wnrl.cli.options import add_run_options, run_option_values
 from wnrl.errors import RunFailed, WnrlError, one_line
-from wnrl.experiment.rundir import CONFIG, FINAL_MODEL, env_slug, read_config, run_name
+from wnrl.experiment.rundir import CONFIG, FINAL_MODEL, read_config
 from wnrl.experiment.stop_signals import exit_code
 
 
@@ -30,7 +30,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from wnrl.analysis.run_summary import run_summary
-    from wnrl.experiment.config import build_config
+    from wnrl.experiment.config import build_config, run_dir_for
     from wnrl.experiment.presets import parse_overrides
     from wnrl.experiment.train import resume_run, start_run
 
@@ -56,8 +56,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             **run_option_values(args),
             backend=args.backend,
         )
-        print(f"run directory: {_run_dir_hint(config)}", flush=True)
-        result = start_run(config, progress=progress)
+        run_dir = run_dir_for(config)  # the real name, printed before training starts
+        print(f"run directory: {run_dir}", flush=True)
+        result = start_run(config, progress=progress, run_dir=run_dir)
     if result.status == "interrupted":
         print(
             f"wnrl: {result.signal_name} at step {result.num_timesteps:,}: checkpoint saved; "
@@ -106,11 +107,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         )
         print(f"video: {args.video}")
     return 0
-
-
-def _run_dir_hint(config: dict) -> str:
-    name = run_name(config["agent"], config["norm"], config["seed"])
-    return f"{config['logdir']}/{env_slug(config['env'])}/{name}-<time>"
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

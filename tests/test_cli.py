@@ -421,3 +421,12 @@ def test_train_prints_the_real_run_directory_first(tmp_path: Path, capsys) -> No
     first = capsys.readouterr().out.splitlines()[0]
     assert first == f"run directory: {only_run_dir(tmp_path)}"
     assert (only_run_dir(tmp_path) / "config.yaml").is_file()
+
+
+def test_backend_means_one_thing_train_refuses_it_with_a_hint(tmp_path: Path, capsys) -> None:
+    """``--backend`` is the sweep's executor; a run's Atari env backend is ``--env-backend``."""
+    argv = ["train", "dqn", "breakout", "--backend", "sb3", "--logdir", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--env-backend sb3" in err
+    assert not list(tmp_path.iterdir())  # nothing started

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from wnrl import __version__
-from wnrl.atari_settings import BACKENDS
 from wnrl.cli.options import add_run_options, run_option_values
 from wnrl.errors import RunFailed, WnrlError, one_line
 from wnrl.experiment.rundir import CONFIG, FINAL_MODEL, read_config
@@ -35,6 +34,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from wnrl.experiment.train import resume_run, start_run
 
     progress = "lines" if args.no_progress_bar else "auto"
+    if args.old_backend is not None:
+        raise WnrlError(
+            "--backend is `wnrl sweep`'s executor (local, ray); the Atari env backend of a run "
+            f"is --env-backend (--env-backend {args.old_backend})"
+        )
     if args.resume is not None:
         if args.agent is not None or args.env is not None:
             raise WnrlError("--resume takes the agent and env from the run; give neither")
@@ -54,7 +58,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
             logdir=args.logdir,
             hp=parse_overrides(args.hp),
             **run_option_values(args),
-            backend=args.backend,
         )
         run_dir = run_dir_for(config)  # the real name, printed before training starts
         print(f"run directory: {run_dir}", flush=True)
@@ -186,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="override hyperparameters, e.g. learning_rate=3e-4 policy_kwargs.net_arch=[64,64]",
     )
     add_run_options(train)
-    train.add_argument("--backend", default="auto", choices=BACKENDS, help="Atari env backend")
+    train.add_argument("--backend", dest="old_backend", help=argparse.SUPPRESS)  # refused
     train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
     train.add_argument(
         "--no-progress-bar", action="store_true", help="plain progress lines, even on a terminal"

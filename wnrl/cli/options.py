@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from wnrl.atari_settings import BACKENDS
+
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """The per-run options: data-dependent init, evaluations and checkpoints."""
+    """The per-run options: data-dependent init, evaluations, checkpoints, the env backend."""
     ddi = parser.add_mutually_exclusive_group()
     ddi.add_argument(
         "--ddi",
@@ -25,6 +27,10 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-every", type=int, help="steps between evaluations (0: none)")
     parser.add_argument("--eval-episodes", type=int, help="episodes per evaluation")
     parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: none)")
+    parser.add_argument(
+        "--env-backend", default="auto", choices=BACKENDS,
+        help="Atari env backend: ale-py's vector env (ale), SB3's wrappers (sb3), auto",
+    )  # fmt: skip
 
 
 def run_option_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -35,4 +41,5 @@ def run_option_values(args: argparse.Namespace) -> dict[str, Any]:
         "eval_every": args.eval_every,
         "eval_episodes": args.eval_episodes,
         "checkpoint_every": args.checkpoint_every,
+        "backend": args.env_backend,
     }

@@ -10,7 +10,6 @@ import argparse
 import sys
 from typing import Any
 
-from wnrl.atari_settings import BACKENDS
 from wnrl.cli.options import add_run_options, run_option_values
 from wnrl.errors import ConfigError
 from wnrl.sweep import EXECUTORS
@@ -38,7 +37,6 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         n_envs=args.n_envs,
         device=args.device,
         **run_option_values(args),
-        backend=args.env_backend,
     )
     states = [cell.state for cell in sweep.cells]
     print(
@@ -97,7 +95,6 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--n-envs", type=int, help="parallel environments per run")
     parser.add_argument("--device", default="auto", help="auto (default), cpu or cuda[:N]")
     add_run_options(parser)
-    parser.add_argument("--env-backend", default="auto", choices=BACKENDS, help="Atari env backend")
     parser.add_argument(
         "--backend", default="local", choices=EXECUTORS, help="where runs go (local)"
     )

@@ -18,6 +18,7 @@ from wnrl.cli.options import add_run_options, run_option_values
 from wnrl.errors import RunFailed, WnrlError, one_line
 from wnrl.experiment.rundir import CONFIG, FINAL_MODEL, read_config
 from wnrl.experiment.stop_signals import exit_code
+from wnrl.names import AGENTS, NORMS
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -170,11 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
         "no options beyond AGENT and ENV it uses the preset's full budget. Writes one run "
         "directory: config.yaml, TensorBoard events, evaluations.csv, checkpoints/, model.zip.",
     )
-    train.add_argument("agent", nargs="?", help="dqn, qrdqn, ppo, a2c, sac or td3")
+    train.add_argument("agent", nargs="?", help=", ".join(AGENTS))
     train.add_argument("env", nargs="?", help="gymnasium id or Atari game (ALE/Breakout-v5, pong)")
-    train.add_argument(
-        "--norm", default="wn", help="wn (default), wn+mobn, wn+proj, none, ln or bn"
-    )
+    train.add_argument("--norm", default=NORMS[0], help=f"{', '.join(NORMS)} (default {NORMS[0]})")
     train.add_argument("--preset", help="preset of agents/AGENT.yaml (default: the env's family)")
     train.add_argument("--steps", type=int, help="environment steps (default: the preset's)")
     train.add_argument("--seed", type=int, help="random seed (default: random, recorded)")

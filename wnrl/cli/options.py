@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from wnrl.atari_settings import BACKENDS
+from wnrl.names import DDI_HEADS
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -19,8 +20,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     ddi.add_argument("--no-ddi", action="store_true", help="skip the data-dependent init")
     parser.add_argument(
         "--ddi-heads",
-        choices=("scale", "keep"),
-        default="scale",
+        choices=DDI_HEADS,
+        default=DDI_HEADS[0],
         help="the init rescales the plain output heads to their role's scale (scale, default) "
         "or leaves SB3's init (keep)",
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 from wnrl.cli.options import add_run_options, run_option_values
 from wnrl.errors import ConfigError
+from wnrl.names import BASELINE, NORMS
 from wnrl.sweep import EXECUTORS
 
 
@@ -83,7 +84,11 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--agent", default="dqn", help="dqn (default), qrdqn, ppo, a2c, sac, td3")
     parser.add_argument("--preset", help="preset of agents/AGENT.yaml (default: each env's family)")
-    parser.add_argument("--norm", default="none,wn", help="comma list of norms (default none,wn)")
+    parser.add_argument(
+        "--norm",
+        default=f"{BASELINE},wn",
+        help=f"comma list of {', '.join(NORMS)} (default none,wn)",
+    )
     parser.add_argument(
         "--seeds", default="3", help="a count (3: seeds 0,1,2; the default) or a list (1,4,7)"
     )

@@ -159,7 +159,7 @@ def _callbacks(
         keep = config.get("ddi_heads") == "keep"
         callbacks.append(DataDependentInit(rescale_plain_heads=not keep))
     if uses_weight_norm(config["norm"]):
-        callbacks.append(WeightNormLogger(every=config.get("weight_norm_log_every", 1000)))
+        callbacks.append(WeightNormLogger(every=config["weight_norm_log_every"]))
     evaluation = None
     if config["eval"]["every"] > 0:
         frames = FRAME_SKIP if is_atari(config["env"]) else 1

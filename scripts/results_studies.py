@@ -325,9 +325,12 @@ def atari_check(root: Path) -> Output:
     lines = [
         "| run | norm, init | seed | "
         + " | ".join(header)
-        + " | last train (step) | max eval | final eval (step) |",
-        "|---|---|---:|" + "---:|" * (len(header)) + "---|---:|---|",
+        + " | last train (step) | `none` at that step | max eval | final eval (step) |",
+        "|---|---|---:|" + "---:|" * (len(header)) + "---|---:|---:|---|",
     ]
+    baseline = next(
+        path for path in variants if read_config(path / "config.yaml")["norm"] == BASELINE
+    )
     for run_dir in variants:
         config = read_config(run_dir / "config.yaml", ("env", "norm", "seed"))
         init = f"init, heads {config['ddi_heads']}" if config.get("ddi") else "no init"
@@ -339,7 +342,9 @@ def atari_check(root: Path) -> Output:
         best = f"{values.max():.1f}" if len(values) else "-"
         last = f"{values[-1]:.1f} ({steps[-1]:,})" if len(values) else "-"
         cells = [_num(v) for v in train + evals]
-        cells += [f"{value:.1f} ({step:,})", best, last]
+        reach = min(step, last_training_return(baseline)[0])  # none's, where it stopped first
+        beside = "" if run_dir == baseline else _num(training_return_at(baseline, reach))
+        cells += [f"{value:.1f} ({step:,})", beside, best, last]
         lines.append(
             f"| {run_dir.name} | {config['norm']}, {init} | {config['seed']} | "
             + " | ".join(cells)

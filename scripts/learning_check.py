@@ -42,6 +42,7 @@ from wnrl.analysis import statistics
 from wnrl.analysis.compare import compare
 from wnrl.experiment.config import build_config
 from wnrl.experiment.presets import parse_overrides
+from wnrl.names import DDI_HEADS
 from wnrl.sweep.grid import plan_sweep
 from wnrl.sweep.run import run_sweep
 
@@ -130,7 +131,7 @@ def main() -> None:
         "--cpus-per-run", type=int, help="torch threads per run (default: cores // parallel)"
     )
     parser.add_argument("--no-ddi", action="store_true", help="train without the init (ablation)")
-    parser.add_argument("--ddi-heads", choices=("scale", "keep"), default="scale")
+    parser.add_argument("--ddi-heads", choices=DDI_HEADS, default=DDI_HEADS[0])
     parser.add_argument(
         "--hp", nargs="+", default=[], metavar="KEY=VALUE",
         help="overrides for every run, as wnrl train's --hp (an ablation: use its own --logdir)",

@@ -27,10 +27,11 @@ from wnrl.analysis.runs import Run, load_runs, read_evaluations, score_key
 from wnrl.analysis.tables import csv_table, group_runs, markdown_table, summarize
 from wnrl.experiment.presets import ALGORITHMS
 from wnrl.experiment.rundir import PROGRESS, read_config
-from wnrl.nn.norms import NORM_DESCRIPTIONS, NORMS
+from wnrl.names import BASELINE, NORMS
+from wnrl.nn.norms import NORM_DESCRIPTIONS
 
 RESULTS = Path("docs/results")
-BASELINE = statistics.BASELINE
+
 Groups = dict[tuple[str, str, str], list[Run]]
 
 

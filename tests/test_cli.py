@@ -412,3 +412,21 @@ def test_a_defect_in_wnrl_is_not_reported_as_bad_input(error, tmp_path: Path, ca
     assert "wnrl: error:" not in err
     # with the user's own values the same defect is still a defect, not their mistake
     assert main([*argv, "--hp", "batch_size=16"]) == 1
+
+
+def test_train_prints_the_real_run_directory_first(tmp_path: Path, capsys) -> None:
+    argv = ["train", "dqn", "CartPole-v1", "--steps", "64", "--eval-every", "0"]
+    argv += ["--checkpoint-every", "0", "--logdir", str(tmp_path), "--no-progress-bar"]
+    assert main([*argv, "--hp", "learning_starts=16"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == f"run directory: {only_run_dir(tmp_path)}"
+    assert (only_run_dir(tmp_path) / "config.yaml").is_file()
+
+
+def test_backend_means_one_thing_train_refuses_it_with_a_hint(tmp_path: Path, capsys) -> None:
+    """``--backend`` is the sweep's executor; a run's Atari env backend is ``--env-backend``."""
+    argv = ["train", "dqn", "breakout", "--backend", "sb3", "--logdir", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--env-backend sb3" in err
+    assert not list(tmp_path.iterdir())  # nothing started

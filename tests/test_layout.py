@@ -16,6 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "wnrl"
 LAYERS = {
     "wnrl.errors": 0,
     "wnrl.atari_settings": 0,
+    "wnrl.names": 0,
     "wnrl.nn": 1,
     "wnrl.sb3": 2,
     "wnrl.envs": 3,
@@ -95,6 +96,8 @@ def test_modules_import_only_their_own_layer_or_lower(name: str) -> None:
 
 
 def test_nn_imports_torch_and_the_standard_library_only() -> None:
+    """``wnrl.nn`` (``wnrl.layers``) needs torch alone: besides torch and the standard library
+    it imports only itself and ``wnrl.names`` (the lists of names, standard library only)."""
     stdlib = {"__future__", "collections", "contextlib", "dataclasses", "fnmatch", "inspect"}
     stdlib |= {"typing"}
     for name, path in MODULES.items():
@@ -102,7 +105,8 @@ def test_nn_imports_torch_and_the_standard_library_only() -> None:
             continue
         for imported, _, line in imports(path):
             root = imported.split(".")[0]
-            assert imported.startswith("wnrl.nn") or root in NN_ALLOWED | stdlib, (
+            own = imported.startswith("wnrl.nn") or imported == "wnrl.names"  # stdlib only
+            assert own or root in NN_ALLOWED | stdlib, (
                 f"{name}:{line} imports {imported}"
             )
 
@@ -175,3 +179,17 @@ def test_every_subpackage_ships_in_the_wheel() -> None:
     listed = set(re.findall(r'"([\w.]+)"', block.group(1)))
     packages = {module_name(init) for init in PACKAGE.rglob("__init__.py")}
     assert packages <= listed, packages - listed
+
+
+def test_every_per_agent_table_covers_the_one_list_of_agents() -> None:
+    """The agents are listed once (``wnrl.names.AGENTS``); every table keyed by agent has
+    exactly those keys, in that order."""
+    from wnrl.experiment.presets import ACTION_SPACES, ALGORITHMS
+    from wnrl.names import AGENTS, BASELINE, NORM_ORDER, NORMS
+    from wnrl.nn.norms import NORM_DESCRIPTIONS
+    from wnrl.sb3.policies import WN_POLICIES
+
+    for table in (ALGORITHMS, ACTION_SPACES, WN_POLICIES):
+        assert tuple(table) == AGENTS
+    assert tuple(NORM_DESCRIPTIONS) == NORMS and sorted(NORM_ORDER) == sorted(NORMS)
+    assert NORM_ORDER[0] == BASELINE

@@ -110,37 +110,46 @@ def test_local_sweep_skips_resumes_restarts_reports_failures_and_compares(
     assert time.time() - start < first_run
     assert stamps == {name: (runs / name / "model.zip").stat().st_mtime_ns for name in CELLS}
 
-    # none-s0: killed after its step-150 checkpoint; wn-s0: killed before its first checkpoint;
-    # wn-s1: its checkpoint pointer is corrupt (the run fails, the others go on)
-    resumed, restarted, broken = runs / "dqn-none-s0", runs / "dqn-wn-s0", runs / "dqn-wn-s1"
-    for run_dir in (resumed, restarted, broken):
+    # none-s0: killed after its step-150 checkpoint; none-s1: killed, and its newest checkpoint
+    # lost its model (the sweep skips it with a warning and resumes from the one before, as
+    # `wnrl train --resume` does); wn-s0: killed before its first checkpoint; wn-s1: every
+    # checkpoint damaged (the run fails, the others go on)
+    resumed, damaged = runs / "dqn-none-s0", runs / "dqn-none-s1"
+    restarted, broken = runs / "dqn-wn-s0", runs / "dqn-wn-s1"
+    for run_dir in (resumed, damaged, restarted, broken):
         (run_dir / "model.zip").unlink()
     shutil.rmtree(resumed / "checkpoints" / "step-000000300")
     (resumed / "checkpoints" / "latest").write_text("step-000000150\n")
+    (damaged / "checkpoints" / "step-000000300" / "model.zip").unlink()
     shutil.rmtree(restarted / "checkpoints")
     (broken / "checkpoints" / "latest").write_text("../../elsewhere\n")
+    for checkpoint in (broken / "checkpoints").glob("step-*"):
+        (checkpoint / "model.zip").write_bytes(b"PK damaged")
     assert wnrl_main(["sweep", *tiny(logdir)]) == 1
     captured = capsys.readouterr()
     assert statuses(captured.out) == {
         "dqn-none-s0": "resumed",
-        "dqn-none-s1": "skipped",
+        "dqn-none-s1": "resumed",
         "dqn-wn-s0": "finished",
         "dqn-wn-s1": "FAILED",
     }
     failed = next(line for line in captured.out.splitlines() if "FAILED" in line)
-    assert "latest" in failed and str(runs / "dqn-wn-s1.log") in failed
+    assert "no intact checkpoint" in failed and str(runs / "dqn-wn-s1.log") in failed
     assert "1 failed" in captured.out
     from stable_baselines3 import DQN
 
-    assert 300 <= DQN.load(resumed / "model.zip").num_timesteps < 310  # from step 150
-    assert len(list(resumed.glob("events.out.tfevents.*"))) == 2  # same run, a second process
+    for run_dir in (resumed, damaged):  # both from step 150
+        assert 300 <= DQN.load(run_dir / "model.zip").num_timesteps < 310
+        assert len(list(run_dir.glob("events.out.tfevents.*"))) == 2  # a second process
     assert "resuming from step-000000150" in (runs / "dqn-none-s0.log").read_text()
+    log = (runs / "dqn-none-s1.log").read_text()
+    assert "checkpoint step-000000300 is damaged (model.zip is missing)" in log
     assert len(list(restarted.glob("events.out.tfevents.*"))) == 1  # stale curves removed
     assert eval_steps(restarted) == [150, 300] and (restarted / "model.zip").is_file()
     assert not (broken / "model.zip").exists()
     by_dir = {c["run_dir"]: c for c in manifest(logdir)["cells"]}
     assert by_dir["CartPole-v1/dqn-wn-s1"]["status"] == "failed"
-    assert "latest" in by_dir["CartPole-v1/dqn-wn-s1"]["error"]
+    assert "no intact checkpoint" in by_dir["CartPole-v1/dqn-wn-s1"]["error"]
     assert by_dir["CartPole-v1/dqn-none-s0"]["status"] == "resumed"
 
     # compare on the sweep: one figure for the env, one table row per norm, 2 seeds each
@@ -152,11 +161,11 @@ def test_local_sweep_skips_resumes_restarts_reports_failures_and_compares(
     with open(out / "results.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["env"], r["agent"], r["norm"], r["seeds"], r["steps"]) for r in rows] == [
-        ("CartPole-v1", "dqn", "none", "2", "300"),
+        ("CartPole-v1", "dqn", "none", "2", "302"),  # both resumed at 150: 150 + 4k steps
         ("CartPole-v1", "dqn", "wn", "2", "300"),
     ]
     assert all(float(r["max_mean"]) >= float(r["final_mean"]) > 0 for r in rows)
-    assert "| CartPole-v1 | dqn | none | 2 | 300 |" in printed
+    assert "| CartPole-v1 | dqn | none | 2 | 302 |" in printed
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed")
@@ -277,10 +286,10 @@ def test_grid_expansion(tmp_path: Path) -> None:
         with pytest.raises(ConfigError):
             parse_seeds(bad)
     assert parse_list("none, wn,none", "--norm") == ["none", "wn"]
-    assert expand_targets(["classic"]) == [
+    assert list(expand_targets(["classic"])) == [
         "CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1"
     ]  # fmt: skip
-    assert expand_targets(["cartpole-v1", "classic"])[0] == "CartPole-v1"
+    assert list(expand_targets(["cartpole-v1", "classic"]))[0] == "CartPole-v1"
     assert len(expand_targets(["atari-paper"])) == 4
     plan = plan_sweep(["classic"], "dqn", ["none", "wn"], [0, 1], tmp_path / "s")
     assert len(plan.cells) == 3 * 2 * 2 and plan.envs == [

@@ -18,9 +18,10 @@ from collections.abc import Sequence
 
 from wnrl.analysis.reference_scores import MINATAR_RANDOM, PAPER_DQN
 from wnrl.analysis.runs import game_name
-from wnrl.analysis.statistics import BASELINE, Estimate, Statistics
+from wnrl.analysis.statistics import Estimate, Statistics
 from wnrl.analysis.tables import Row
 from wnrl.envs.minatar import is_minatar_id
+from wnrl.names import BASELINE
 
 AGENT = "dqn"
 

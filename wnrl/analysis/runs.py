@@ -6,7 +6,6 @@ of the restarted branch replace those the interrupted process logged past its ch
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +18,13 @@ from wnrl.atari_settings import FRAME_SKIP
 from wnrl.envs.ids import is_atari
 from wnrl.envs.minatar import is_minatar_id
 from wnrl.errors import ConfigError, WnrlError
-from wnrl.experiment.rundir import CHECKPOINTS, CONFIG, EVALUATIONS, read_config
+from wnrl.experiment.rundir import (
+    CHECKPOINTS,
+    CONFIG,
+    EVALUATIONS,
+    evaluation_rows,
+    read_config,
+)
 
 METRICS = {
     "eval": "evaluation score (mean test return)",
@@ -81,23 +86,19 @@ def _as_curve(points: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_evaluations(run_dir: Path) -> tuple[np.ndarray, np.ndarray, int | None]:
-    """(steps, mean scores, frames per step) from ``evaluations.csv``; empty if none."""
+    """(steps, mean scores, frames per step) from ``evaluations.csv``; empty if none. After a
+    resume the restarted branch wins (:func:`~wnrl.experiment.rundir.evaluation_rows`)."""
 
-    path = run_dir / EVALUATIONS
     points: list[tuple[int, float]] = []
     ratio = None
-    if not path.is_file():
-        return np.zeros(0, np.int64), np.zeros(0), None
     try:
-        with open(path, newline="") as handle:
-            for row in csv.DictReader(handle):
-                step, mean = int(float(row["step"])), float(row["mean"])
-                if points and step <= points[-1][0]:  # a resumed run starts again from here
-                    points[:] = [p for p in points if p[0] < step]
-                points.append((step, mean))
-                if row.get("frames") and step > 0:
-                    ratio = max(1, round(float(row["frames"]) / step))
+        for row in evaluation_rows(run_dir):
+            step, mean = int(float(row["step"])), float(row["mean"])
+            points.append((step, mean))
+            if row.get("frames") and step > 0:
+                ratio = max(1, round(float(row["frames"]) / step))
     except (KeyError, ValueError, TypeError) as error:
+        path = run_dir / EVALUATIONS
         raise WnrlError(f"corrupt {path}: {type(error).__name__}: {error}") from error
     steps, values = _as_curve(points)
     return steps, values, ratio

@@ -30,10 +30,9 @@ import numpy as np
 from wnrl.analysis.estimates import Estimate, interval_estimates, iqm, probability_of_improvement
 from wnrl.analysis.reference_scores import REFERENCES
 from wnrl.analysis.reporting import ci, verdict
+from wnrl.names import BASELINE
 
 __all__ = ["Estimate", "Statistics", "compute", "markdown", "to_csv"]
-
-BASELINE = "none"
 
 
 @dataclass

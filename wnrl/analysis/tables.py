@@ -19,9 +19,7 @@ from wnrl.analysis.reference_scores import MINATAR_RANDOM, PAPER_DQN, RL_ZOO_10M
 from wnrl.analysis.runs import Run, area_under_curve, game_name
 from wnrl.envs.minatar import is_minatar_id
 from wnrl.experiment.rundir import computed_settings
-
-#: plotting and table order of the norms (the baseline first); colors fixed per norm
-NORM_ORDER = ("none", "wn", "wn+mobn", "wn+proj", "ln", "bn")
+from wnrl.names import NORM_ORDER
 
 
 @dataclass

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from wnrl import __version__
-from wnrl.atari_settings import BACKENDS
 from wnrl.cli.options import add_run_options, run_option_values
 from wnrl.errors import RunFailed, WnrlError, one_line
-from wnrl.experiment.rundir import CONFIG, FINAL_MODEL, env_slug, read_config, run_name
+from wnrl.experiment.rundir import CONFIG, FINAL_MODEL, read_config
 from wnrl.experiment.stop_signals import exit_code
+from wnrl.names import AGENTS, NORMS
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -30,11 +30,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from wnrl.analysis.run_summary import run_summary
-    from wnrl.experiment.config import build_config
+    from wnrl.experiment.config import build_config, run_dir_for
     from wnrl.experiment.presets import parse_overrides
     from wnrl.experiment.train import resume_run, start_run
 
     progress = "lines" if args.no_progress_bar else "auto"
+    if args.old_backend is not None:
+        raise WnrlError(
+            "--backend is `wnrl sweep`'s executor (local, ray); the Atari env backend of a run "
+            f"is --env-backend (--env-backend {args.old_backend})"
+        )
     if args.resume is not None:
         if args.agent is not None or args.env is not None:
             raise WnrlError("--resume takes the agent and env from the run; give neither")
@@ -54,10 +59,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
             logdir=args.logdir,
             hp=parse_overrides(args.hp),
             **run_option_values(args),
-            backend=args.backend,
         )
-        print(f"run directory: {_run_dir_hint(config)}", flush=True)
-        result = start_run(config, progress=progress)
+        run_dir = run_dir_for(config)  # the real name, printed before training starts
+        print(f"run directory: {run_dir}", flush=True)
+        result = start_run(config, progress=progress, run_dir=run_dir)
     if result.status == "interrupted":
         print(
             f"wnrl: {result.signal_name} at step {result.num_timesteps:,}: checkpoint saved; "
@@ -106,11 +111,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         )
         print(f"video: {args.video}")
     return 0
-
-
-def _run_dir_hint(config: dict) -> str:
-    name = run_name(config["agent"], config["norm"], config["seed"])
-    return f"{config['logdir']}/{env_slug(config['env'])}/{name}-<time>"
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -171,11 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
         "no options beyond AGENT and ENV it uses the preset's full budget. Writes one run "
         "directory: config.yaml, TensorBoard events, evaluations.csv, checkpoints/, model.zip.",
     )
-    train.add_argument("agent", nargs="?", help="dqn, qrdqn, ppo, a2c, sac or td3")
+    train.add_argument("agent", nargs="?", help=", ".join(AGENTS))
     train.add_argument("env", nargs="?", help="gymnasium id or Atari game (ALE/Breakout-v5, pong)")
-    train.add_argument(
-        "--norm", default="wn", help="wn (default), wn+mobn, wn+proj, none, ln or bn"
-    )
+    train.add_argument("--norm", default=NORMS[0], help=f"{', '.join(NORMS)} (default {NORMS[0]})")
     train.add_argument("--preset", help="preset of agents/AGENT.yaml (default: the env's family)")
     train.add_argument("--steps", type=int, help="environment steps (default: the preset's)")
     train.add_argument("--seed", type=int, help="random seed (default: random, recorded)")
@@ -190,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="override hyperparameters, e.g. learning_rate=3e-4 policy_kwargs.net_arch=[64,64]",
     )
     add_run_options(train)
-    train.add_argument("--backend", default="auto", choices=BACKENDS, help="Atari env backend")
+    train.add_argument("--backend", dest="old_backend", help=argparse.SUPPRESS)  # refused
     train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
     train.add_argument(
         "--no-progress-bar", action="store_true", help="plain progress lines, even on a terminal"

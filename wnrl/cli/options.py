@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from wnrl.atari_settings import BACKENDS
+from wnrl.names import DDI_HEADS
+
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """The per-run options: data-dependent init, evaluations and checkpoints."""
+    """The per-run options: data-dependent init, evaluations, checkpoints, the env backend."""
     ddi = parser.add_mutually_exclusive_group()
     ddi.add_argument(
         "--ddi",
@@ -17,14 +20,18 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     ddi.add_argument("--no-ddi", action="store_true", help="skip the data-dependent init")
     parser.add_argument(
         "--ddi-heads",
-        choices=("scale", "keep"),
-        default="scale",
+        choices=DDI_HEADS,
+        default=DDI_HEADS[0],
         help="the init rescales the plain output heads to their role's scale (scale, default) "
         "or leaves SB3's init (keep)",
     )
     parser.add_argument("--eval-every", type=int, help="steps between evaluations (0: none)")
     parser.add_argument("--eval-episodes", type=int, help="episodes per evaluation")
     parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (0: none)")
+    parser.add_argument(
+        "--env-backend", default="auto", choices=BACKENDS,
+        help="Atari env backend: ale-py's vector env (ale), SB3's wrappers (sb3), auto",
+    )  # fmt: skip
 
 
 def run_option_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -35,4 +42,5 @@ def run_option_values(args: argparse.Namespace) -> dict[str, Any]:
         "eval_every": args.eval_every,
         "eval_episodes": args.eval_episodes,
         "checkpoint_every": args.checkpoint_every,
+        "backend": args.env_backend,
     }

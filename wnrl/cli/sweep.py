@@ -10,9 +10,9 @@ import argparse
 import sys
 from typing import Any
 
-from wnrl.atari_settings import BACKENDS
 from wnrl.cli.options import add_run_options, run_option_values
 from wnrl.errors import ConfigError
+from wnrl.names import BASELINE, NORMS
 from wnrl.sweep import EXECUTORS
 
 
@@ -38,7 +38,6 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         n_envs=args.n_envs,
         device=args.device,
         **run_option_values(args),
-        backend=args.env_backend,
     )
     states = [cell.state for cell in sweep.cells]
     print(
@@ -85,7 +84,11 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--agent", default="dqn", help="dqn (default), qrdqn, ppo, a2c, sac, td3")
     parser.add_argument("--preset", help="preset of agents/AGENT.yaml (default: each env's family)")
-    parser.add_argument("--norm", default="none,wn", help="comma list of norms (default none,wn)")
+    parser.add_argument(
+        "--norm",
+        default=f"{BASELINE},wn",
+        help=f"comma list of {', '.join(NORMS)} (default none,wn)",
+    )
     parser.add_argument(
         "--seeds", default="3", help="a count (3: seeds 0,1,2; the default) or a list (1,4,7)"
     )
@@ -97,7 +100,6 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--n-envs", type=int, help="parallel environments per run")
     parser.add_argument("--device", default="auto", help="auto (default), cpu or cuda[:N]")
     add_run_options(parser)
-    parser.add_argument("--env-backend", default="auto", choices=BACKENDS, help="Atari env backend")
     parser.add_argument(
         "--backend", default="local", choices=EXECUTORS, help="where runs go (local)"
     )

@@ -28,7 +28,6 @@ import json
 import os
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -227,7 +226,7 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 def checkpoint_step(checkpoint: Path) -> int:
     """The step a checkpoint holds: ``num_timesteps`` in its state.json (its directory name,
-    ``step-<N>``, for checkpoints written before state.json had it)."""
+    ``step-<N>``, where state.json cannot be read: planning a sweep does not verify)."""
     try:
         state = json.loads((checkpoint / STATE).read_text(encoding="utf-8"))
         return int(state["num_timesteps"])
@@ -251,8 +250,7 @@ def resume_candidates(run_dir: Path) -> Iterator[Path]:
 
 def verify_checkpoint(checkpoint: Path) -> str | None:
     """None when ``checkpoint`` matches its manifest (every file there, of the recorded size and
-    SHA-256), else what is wrong, in a few words. A checkpoint from before manifests passes if
-    its model file is there (loading it is the remaining check)."""
+    SHA-256), else what is wrong, in a few words."""
     if not (checkpoint / CHECKPOINT_MODEL).is_file():
         return f"{CHECKPOINT_MODEL} is missing"
     try:
@@ -262,13 +260,8 @@ def verify_checkpoint(checkpoint: Path) -> str | None:
     except (OSError, UnicodeDecodeError, ValueError):
         return f"{STATE} is unreadable"
     files = state.get("files") if isinstance(state, dict) else None
-    if files is None:  # written before manifests: the zip's own CRCs are the check
-        try:
-            with zipfile.ZipFile(checkpoint / CHECKPOINT_MODEL) as archive:
-                bad = archive.testzip()
-        except (OSError, zipfile.BadZipFile):
-            return f"{CHECKPOINT_MODEL} is not a readable zip file"
-        return f"{CHECKPOINT_MODEL} is damaged ({bad})" if bad else None
+    if not isinstance(files, dict) or CHECKPOINT_MODEL not in files:
+        return f"{STATE} has no manifest of the checkpoint's files"
     for name, expected in files.items():
         path = checkpoint / name
         if not path.is_file():

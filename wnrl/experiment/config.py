@@ -30,6 +30,7 @@ from wnrl.experiment.presets import (
     select_preset,
 )
 from wnrl.experiment.rundir import CONFIG, env_slug, read_config, run_name
+from wnrl.names import DDI_HEADS, WEIGHT_NORM_LOG_EVERY
 from wnrl.nn.norms import check_norm, uses_weight_norm
 
 
@@ -159,8 +160,8 @@ def build_config(
         "backend": backend,
         "env_kwargs": dict(chosen.get("env_kwargs") or {}),
         "ddi": _default_ddi(norm, chosen) if ddi is None else bool(ddi),
-        "ddi_heads": _choice("--ddi-heads", ddi_heads, ("scale", "keep")),
-        "weight_norm_log_every": 1000,
+        "ddi_heads": _choice("--ddi-heads", ddi_heads, DDI_HEADS),
+        "weight_norm_log_every": WEIGHT_NORM_LOG_EVERY,
         "eval": {
             "every": int(evaluation.get("every", 0)),
             "episodes": positive_int("--eval-episodes", int(evaluation.get("episodes", 10))),

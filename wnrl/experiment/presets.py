@@ -30,16 +30,13 @@ from stable_baselines3.common.utils import LinearSchedule
 
 from wnrl.envs.ids import is_minatar
 from wnrl.errors import ConfigError
+from wnrl.names import AGENTS
 from wnrl.sb3.buffers import AtariReplayBuffer
 
-ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
-    "dqn": DQN,
-    "qrdqn": QRDQN,
-    "ppo": PPO,
-    "a2c": A2C,
-    "sac": SAC,
-    "td3": TD3,
-}
+#: the SB3 class of each agent of :data:`wnrl.names.AGENTS`, in that order
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = dict(
+    zip(AGENTS, (DQN, QRDQN, PPO, A2C, SAC, TD3), strict=True)
+)
 #: which action spaces each agent can act in
 ACTION_SPACES: dict[str, tuple[str, ...]] = {
     "dqn": ("Discrete",),
@@ -80,10 +77,10 @@ _NAMED_CLASSES: dict[str, type] = {
 def check_agent(agent: str) -> str:
     """The agent name, lower-cased, or a ConfigError naming the known agents."""
     name = agent.lower()
-    if name not in ALGORITHMS:
+    if name not in AGENTS:
         raise ConfigError(
-            f"unknown agent {agent!r}{_did_you_mean(name, ALGORITHMS)}; "
-            f"choose one of {', '.join(ALGORITHMS)}"
+            f"unknown agent {agent!r}{_did_you_mean(name, AGENTS)}; "
+            f"choose one of {', '.join(AGENTS)}"
         )
     return name
 

@@ -9,6 +9,7 @@ directories are named ``<logdir>/<env>/<agent>-<norm>-s<seed>[-<time>]``.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -86,3 +87,19 @@ def read_config(path: Path, required: Iterable[str] = ()) -> dict[str, Any]:
     if missing:
         raise WnrlError(f"corrupt run config {path}: missing {', '.join(missing)}")
     return config
+
+
+def evaluation_rows(run_dir: Path) -> list[dict[str, str]]:
+    """The rows of a run's ``evaluations.csv`` (none if it has none), each step once: after a
+    resume, the restarted branch wins (a row at a step at or before an earlier row's replaces
+    the rows from that step on). KeyError or ValueError on a row without a numeric ``step``."""
+    path = run_dir / EVALUATIONS
+    if not path.is_file():
+        return []
+    rows: list[dict[str, str]] = []
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            step = float(row["step"])
+            rows = [kept for kept in rows if float(kept["step"]) < step]
+            rows.append(row)
+    return rows

@@ -44,9 +44,7 @@ from wnrl.experiment.checkpoints import (
     finish_from_checkpoint,
     latest_checkpoint,
     load_checkpoint,
-    resume_candidates,
     save_checkpoint,
-    verify_checkpoint,
 )
 from wnrl.experiment.config import (
     action_space_name,
@@ -72,6 +70,7 @@ from wnrl.experiment.run_callbacks import (
     parameters_finite,
 )
 from wnrl.experiment.run_logs import run_logger, truncate_evaluations
+from wnrl.experiment.run_state import run_state
 from wnrl.experiment.rundir import CONFIG, FINAL_MODEL, LOCK
 from wnrl.nn.norms import uses_weight_norm
 from wnrl.sb3.callbacks import DataDependentInit, WeightNormLogger
@@ -160,7 +159,7 @@ def _callbacks(
         keep = config.get("ddi_heads") == "keep"
         callbacks.append(DataDependentInit(rescale_plain_heads=not keep))
     if uses_weight_norm(config["norm"]):
-        callbacks.append(WeightNormLogger(every=config.get("weight_norm_log_every", 1000)))
+        callbacks.append(WeightNormLogger(every=config["weight_norm_log_every"]))
     evaluation = None
     if config["eval"]["every"] > 0:
         frames = FRAME_SKIP if is_atari(config["env"]) else 1
@@ -212,28 +211,19 @@ def start_run(
 
 
 def _resume_point(run_dir: Path) -> Path | None:
-    """The newest intact checkpoint (a one-line warning for each damaged one skipped), None for
-    a run killed before its first checkpoint; WnrlError when there is none to resume from."""
-    damaged = []
-    for candidate in resume_candidates(run_dir):
-        problem = verify_checkpoint(candidate)
-        if problem is None:
-            for name, why in damaged:
-                print(
-                    f"wnrl: warning: checkpoint {name} is damaged ({why}); "
-                    f"resuming from {candidate.name}",
-                    file=sys.stderr,
-                )
-            return candidate
-        damaged.append((candidate.name, problem))
-    if damaged:
-        listed = "; ".join(f"{name}: {why}" for name, why in damaged)
-        raise WnrlError(f"{run_dir} has no intact checkpoint to resume from ({listed})")
-    if (run_dir / FINAL_MODEL).is_file():
+    """The newest intact checkpoint (:func:`~wnrl.experiment.run_state.run_state`; a one-line
+    warning for each damaged one skipped), None for a run killed before its first checkpoint;
+    WnrlError when there is none to resume from."""
+    state = run_state(run_dir)
+    if state.kind == "damaged":
+        raise state.no_intact_checkpoint()
+    if state.kind == "finished" and state.checkpoint is None:
         raise WnrlError(
             f"{run_dir} has no checkpoint to resume from (it finished, or never saved one)"
         )
-    return None
+    for warning in state.warnings():
+        print(f"wnrl: warning: {warning}", file=sys.stderr)
+    return state.checkpoint
 
 
 def resume_run(

@@ -27,10 +27,10 @@ from collections.abc import Collection
 
 from torch import nn
 
+from wnrl.names import NORMS
 from wnrl.nn.convert import weight_norm
 from wnrl.nn.mean_only_bn import MeanOnlyBatchNorm
 
-NORMS: tuple[str, ...] = ("wn", "wn+mobn", "wn+proj", "none", "ln", "bn")
 NORM_DESCRIPTIONS: dict[str, str] = {
     "wn": "weight normalization on every layer (Salimans & Kingma 2016, eq. 2)",
     "wn+mobn": "weight normalization + mean-only batch norm after hidden layers (sec. 4)",

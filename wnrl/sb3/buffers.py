@@ -77,7 +77,6 @@ STACK = FRAME_STACK
 #: Shape of one grayscale frame.
 FRAME_SHAPE = (SCREEN_SIZE, SCREEN_SIZE)
 _OBS_SHAPE = (STACK, *FRAME_SHAPE)
-_FRAME_BYTES = FRAME_SHAPE[0] * FRAME_SHAPE[1]
 
 
 def _check_observation_space(observation_space: spaces.Space) -> None:

@@ -26,6 +26,7 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.utils import obs_as_tensor
 
+from wnrl.names import WEIGHT_NORM_LOG_EVERY
 from wnrl.nn.convert import weight_norm_layers
 from wnrl.nn.initialization import LayerInitStats
 
@@ -235,7 +236,7 @@ class WeightNormLogger(BaseCallback):
     shrinks as ``||v||`` grows). A handful of small reductions per call: no measurable cost.
     """
 
-    def __init__(self, every: int = 1000, verbose: int = 0) -> None:
+    def __init__(self, every: int = WEIGHT_NORM_LOG_EVERY, verbose: int = 0) -> None:
         super().__init__(verbose)
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")

@@ -19,11 +19,9 @@ from wnrl.envs.ids import canonical_env_id
 from wnrl.errors import ConfigError
 from wnrl.experiment.config import action_space_name, build_config
 from wnrl.experiment.presets import ACTION_SPACES, check_agent, suite, suite_names
+from wnrl.experiment.run_state import run_state
 from wnrl.experiment.rundir import (
-    CHECKPOINTS,
     CONFIG,
-    FINAL_MODEL,
-    LATEST,
     computed_settings,
     env_slug,
     read_config,
@@ -68,12 +66,7 @@ def parse_seeds(text: str | int) -> list[int]:
     return list(dict.fromkeys(seeds))
 
 
-def expand_targets(targets: Sequence[str]) -> list[str]:
-    """Suite names and env ids -> canonical env ids (order kept, duplicates dropped)."""
-    return list(_expand_targets(targets))
-
-
-def _expand_targets(targets: Sequence[str]) -> dict[str, str | None]:
+def expand_targets(targets: Sequence[str]) -> dict[str, str | None]:
     """Canonical env id -> the suite it came from (None: named on its own)."""
 
     if not targets:
@@ -138,7 +131,7 @@ class Cell:
     seed: int
     run_dir: Path
     config: dict[str, Any]
-    state: str = "new"  # new | finished | resume | restart (what an earlier sweep left)
+    state: str = "new"  # what an earlier sweep left: wnrl.experiment.run_state.STATES
 
     @property
     def label(self) -> str:
@@ -174,9 +167,7 @@ def existing_state(cell: Cell) -> str:
             f"{cell.run_dir} holds a run with a different configuration ({', '.join(keys)} "
             "differ); use another --logdir, or the same options as before"
         )
-    if (cell.run_dir / FINAL_MODEL).is_file():
-        return "finished"
-    return "resume" if (cell.run_dir / CHECKPOINTS / LATEST).is_file() else "restart"
+    return run_state(cell.run_dir, verify=False).kind  # the worker verifies before it resumes
 
 
 def plan_sweep(
@@ -199,7 +190,7 @@ def plan_sweep(
     agent = check_agent(agent)
     skipped: list[str] = []
     envs = []
-    for env, from_suite in _expand_targets(targets).items():
+    for env, from_suite in expand_targets(targets).items():
         reason = _action_space_fits(agent, env) if from_suite is not None else None
         if reason is None:
             envs.append(env)

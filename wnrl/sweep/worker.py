@@ -7,7 +7,6 @@ trains, resumes or restarts the cell through :mod:`wnrl.experiment.train`.
 from __future__ import annotations
 
 import contextlib
-import csv
 import os
 import shutil
 import signal
@@ -20,13 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from wnrl.errors import TrainingDiverged, WnrlError, one_line
-from wnrl.experiment.checkpoints import (
-    CHECKPOINTS,
-    checkpoint_step,
-    finish_from_checkpoint,
-    latest_checkpoint,
-)
-from wnrl.experiment.rundir import CONFIG, EVALUATIONS, FINAL_MODEL, PROGRESS
+from wnrl.experiment.checkpoints import CHECKPOINTS
+from wnrl.experiment.run_state import run_state
+from wnrl.experiment.rundir import CONFIG, EVALUATIONS, PROGRESS, evaluation_rows
 from wnrl.experiment.stop_signals import STOP_SIGNALS
 from wnrl.experiment.train import resume_run, start_run
 from wnrl.sweep.grid import log_path
@@ -79,16 +74,14 @@ def _clean_for_restart(run_dir: Path) -> None:
 
 
 def _train_cell(run_dir: Path, config: dict[str, Any]) -> dict[str, Any]:
-    if (run_dir / FINAL_MODEL).is_file():
+    """Train, resume or restart the cell as its run directory's state says
+    (:func:`~wnrl.experiment.run_state.run_state`, the same decision ``wnrl train --resume``
+    makes: a damaged newest checkpoint is skipped with a warning)."""
+    state = run_state(run_dir)
+    if state.kind == "finished":
         return {"status": "skipped"}
-    checkpoint = latest_checkpoint(run_dir) if (run_dir / CONFIG).is_file() else None
-    if checkpoint is not None:
-        done = checkpoint_step(checkpoint)
-        if done >= config["n_timesteps"]:
-            print(f"checkpoint {checkpoint.name} is at the final step: using it as model.zip")
-            finish_from_checkpoint(run_dir, checkpoint)
-            return {"status": "finished", "num_timesteps": done}
-        print(f"resuming from {checkpoint.name}", flush=True)
+    if state.kind in ("resume", "damaged"):  # damaged: resume_run says why it cannot go on
+        print(f"resuming from {state.checkpoint.name if state.checkpoint else '-'}", flush=True)
         result = resume_run(run_dir, progress="none")
         status = "resumed"
     else:
@@ -107,17 +100,7 @@ def _train_cell(run_dir: Path, config: dict[str, Any]) -> dict[str, Any]:
 
 def _read_evaluations(run_dir: Path) -> list[float]:
     """The ``mean`` column of evaluations.csv (after a resume, the restarted branch wins)."""
-
-    path = run_dir / EVALUATIONS
-    if not path.is_file():
-        return []
-    rows: list[tuple[int, float]] = []
-    with open(path, newline="") as handle:
-        for row in csv.DictReader(handle):
-            step = int(float(row["step"]))
-            rows = [r for r in rows if r[0] < step]
-            rows.append((step, float(row["mean"])))
-    return [mean for _, mean in rows]
+    return [float(row["mean"]) for row in evaluation_rows(run_dir)]
 
 
 def run_cell(

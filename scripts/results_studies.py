@@ -25,9 +25,8 @@ from wnrl.analysis.reference_scores import REFERENCES
 from wnrl.analysis.reporting import SCORE_NAMES, chance_note, ci, excludes_even, verdict
 from wnrl.analysis.runs import Run, load_runs, read_evaluations, score_key
 from wnrl.analysis.tables import csv_table, group_runs, markdown_table, summarize
-from wnrl.experiment.presets import ALGORITHMS
 from wnrl.experiment.rundir import PROGRESS, read_config
-from wnrl.names import BASELINE, NORMS
+from wnrl.names import AGENTS, BASELINE, NORMS
 from wnrl.nn.norms import NORM_DESCRIPTIONS
 
 RESULTS = Path("docs/results")
@@ -51,8 +50,7 @@ class Output:
 
 
 def _agent_rank(agent: str) -> int:
-    order = list(ALGORITHMS)
-    return order.index(agent) if agent in order else len(order)
+    return AGENTS.index(agent) if agent in AGENTS else len(AGENTS)
 
 
 def load_groups(paths: Sequence[Path]) -> Groups:

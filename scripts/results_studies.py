@@ -217,9 +217,11 @@ def identity_report(path: Path) -> str:
             key = (row["env"], row["agent"], row["norm"])
             scores.setdefault(key, []).append(float(row["score"]))
     stats = statistics.compute(scores)
-    steps = {row["steps"] for row in csv.DictReader(open(path, newline=""))}
+    with open(path, newline="") as handle:
+        steps = sorted({int(row["steps"]) for row in csv.DictReader(handle)})
     return (
-        f"PPO and A2C on SB3's identity envs at SB3's test settings ({', '.join(steps)} steps, "
+        f"PPO and A2C on SB3's identity envs at SB3's test settings "
+        f"({', '.join(f'{n:,}' for n in steps)} steps, "
         "gamma 0.4, mean of 20 episodes, scores 0 to 100; SB3's pass mark is 90), every run's "
         f"score in `{path.name}`:\n\n" + statistics.markdown(stats, "evaluation score")
     )

@@ -106,9 +106,7 @@ def test_nn_imports_torch_and_the_standard_library_only() -> None:
         for imported, _, line in imports(path):
             root = imported.split(".")[0]
             own = imported.startswith("wnrl.nn") or imported == "wnrl.names"  # stdlib only
-            assert own or root in NN_ALLOWED | stdlib, (
-                f"{name}:{line} imports {imported}"
-            )
+            assert own or root in NN_ALLOWED | stdlib, f"{name}:{line} imports {imported}"
 
 
 def test_no_import_cycles() -> None:

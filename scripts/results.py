@@ -27,12 +27,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from results_studies import STUDIES, Output
-
-from wnrl.analysis.plots import figure_digest
-from wnrl.experiment.rundir import CHECKPOINTS, CONFIG, EVALUATIONS, PROGRESS
-
 ROOT = Path(__file__).resolve().parent.parent  # the repository (--root: a copy of it)
+if str(ROOT) not in sys.path:  # this checkout's wnrl, whether or not it is pip-installed
+    sys.path.insert(0, str(ROOT))
+
+from results_studies import STUDIES, Output  # noqa: E402
+
+from wnrl.analysis.plots import figure_digest  # noqa: E402
+from wnrl.experiment.rundir import CHECKPOINTS, CONFIG, EVALUATIONS, PROGRESS  # noqa: E402
+
 MARKER = re.compile(
     r"(?P<open><!-- results: (?P<name>[\w./+-]+) -->\n)(?P<body>.*?)(?P<close><!-- /results -->)",
     re.S,

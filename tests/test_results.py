@@ -3,9 +3,12 @@ failing on any hand edit of a generated table, statistic, figure or quoted outpu
 
 from __future__ import annotations
 
+import os
 import shutil
+import site
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -39,9 +42,13 @@ def test_chance_note_counts_what_chance_gives() -> None:
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
+    """The script as a checkout runs it where wnrl is not pip-installed: the interpreter's
+    site-packages on the path, their .pth files (the editable install's) not processed."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(site.getsitepackages())}
     return subprocess.run(
-        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=600
-    )
+        [sys.executable, "-S", str(SCRIPT), *args],
+        capture_output=True, text=True, timeout=600, env=env, cwd=tempfile.gettempdir(),
+    )  # fmt: skip
 
 
 def test_collect_copies_the_raw_data_only(tmp_path: Path) -> None:

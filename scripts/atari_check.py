@@ -52,6 +52,16 @@ def training_return_at(run_dir: Path, step: int) -> float | None:
     return value if reached >= step else None
 
 
+def last_training_return(run_dir: Path) -> tuple[int, float]:
+    """The last (step, training return) of ``progress.csv``."""
+    last = (0, float("nan"))
+    with open(run_dir / PROGRESS, newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row.get(TRAIN_TAG) and row.get(STEP_TAG):
+                last = (int(float(row[STEP_TAG])), float(row[TRAIN_TAG]))
+    return last
+
+
 def last_evaluation(run_dir: Path) -> tuple[int, float] | None:
     path = run_dir / EVALUATIONS
     if not path.is_file():

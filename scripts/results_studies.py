@@ -10,22 +10,22 @@ many it made and how many intervals chance alone would put outside 0.5.
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from atari_check import CLEANRL_AT_1M, MARKS, STEP_TAG, TRAIN_TAG, training_return_at
+from atari_check import CLEANRL_AT_1M, MARKS, last_training_return, training_return_at
 
-from wnrl.analysis import statistics
-from wnrl.analysis.compare import run_scores
+from wnrl.analysis import compare, statistics
 from wnrl.analysis.estimates import Estimate
 from wnrl.analysis.plots import plot_env, plot_performance_profiles
 from wnrl.analysis.reference_scores import REFERENCES
 from wnrl.analysis.reporting import SCORE_NAMES, chance_note, ci, excludes_even, verdict
-from wnrl.analysis.runs import Run, load_runs, read_evaluations, score_key
+from wnrl.analysis.runs import Run, load_runs, read_evaluations
 from wnrl.analysis.tables import csv_table, group_runs, markdown_table, summarize
-from wnrl.experiment.rundir import PROGRESS, read_config
+from wnrl.experiment.rundir import read_config
 from wnrl.names import AGENTS, BASELINE, NORMS
 from wnrl.nn.norms import NORM_DESCRIPTIONS
 
@@ -53,19 +53,20 @@ def _agent_rank(agent: str) -> int:
     return AGENTS.index(agent) if agent in AGENTS else len(AGENTS)
 
 
-def load_groups(paths: Sequence[Path]) -> Groups:
-    """Runs under ``paths`` grouped by env x agent x norm (every run must read)."""
-    runs, notes = load_runs(paths)
+@functools.cache
+def load_groups(folder: Path) -> Groups:
+    """The runs under ``folder`` grouped by env x agent x norm (every run must read), read once
+    per process: several studies compare against the same runs."""
+    runs, notes = load_runs([folder])
     if notes:
         raise SystemExit("results: " + "; ".join(notes))
     return group_runs(runs)
 
 
 def score_statistics(groups: Groups) -> dict[str, statistics.Statistics]:
-    """The statistics of every score the reporting rules publish, seeded; a published
-    aggregate needs a fixed reference for every env."""
-    keys = {env: score_key(env) for env, _, _ in groups}
-    by_score = {name: statistics.compute(run_scores(groups, name), keys) for name in SCORE_NAMES}
+    """``wnrl compare``'s statistics of every published score; a published aggregate also
+    needs a fixed reference for every env."""
+    by_score = compare.score_statistics(groups)
     for env, (_, _, source) in by_score["final"].references.items():
         if source == statistics.FROM_THE_RUNS:
             raise SystemExit(
@@ -180,7 +181,7 @@ def _report(
 
 def learning_check(root: Path) -> Output:
     folder = root / RESULTS / "learning-check"
-    groups = load_groups([folder / "runs"])
+    groups = load_groups(folder / "runs")
     by_score = score_statistics(groups)
     out = Output()
     figures = _curves(groups, folder, out)
@@ -211,14 +212,13 @@ def learning_check(root: Path) -> Output:
 
 def identity_report(path: Path) -> str:
     """IQM per identity env, agent and norm, and P(wn > none), from the runs' scores."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
     scores: dict[tuple[str, str, str], list[float]] = {}
-    with open(path, newline="") as handle:
-        for row in csv.DictReader(handle):
-            key = (row["env"], row["agent"], row["norm"])
-            scores.setdefault(key, []).append(float(row["score"]))
+    for row in rows:
+        scores.setdefault((row["env"], row["agent"], row["norm"]), []).append(float(row["score"]))
     stats = statistics.compute(scores)
-    with open(path, newline="") as handle:
-        steps = sorted({int(row["steps"]) for row in csv.DictReader(handle)})
+    steps = sorted({int(row["steps"]) for row in rows})
     return (
         f"PPO and A2C on SB3's identity envs at SB3's test settings "
         f"({', '.join(f'{n:,}' for n in steps)} steps, "
@@ -245,7 +245,7 @@ ABLATIONS: tuple[tuple[str, str, str, tuple[str, str]], ...] = (
 
 def _runs_of(root: Path, folder: str, norm: str, label: str | None = None) -> Groups:
     """The runs of ``norm`` under ``docs/results/<folder>``, named ``label`` (else the norm)."""
-    groups = load_groups([root / RESULTS / folder])
+    groups = load_groups(root / RESULTS / folder)
     return {(env, agent, label or n): runs for (env, agent, n), runs in groups.items() if n == norm}
 
 
@@ -361,16 +361,6 @@ def atari_check(root: Path) -> Output:
     out = Output()
     out.blocks["atari-check/table"] = "\n".join(lines) + "\n" + note
     return out
-
-
-def last_training_return(run_dir: Path) -> tuple[int, float]:
-    """The last (step, training return) of ``progress.csv``."""
-    last = (0, float("nan"))
-    with open(run_dir / PROGRESS, newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row.get(TRAIN_TAG) and row.get(STEP_TAG):
-                last = (int(float(row[STEP_TAG])), float(row[TRAIN_TAG]))
-    return last
 
 
 def _num(value: float | None) -> str:

@@ -48,6 +48,21 @@ def run_scores(
     return {key: [measure(run) for run in runs] for key, runs in groups.items()}
 
 
+def score_statistics(
+    groups: dict[tuple[str, str, str], list[Run]],
+    scores: Sequence[str] = tuple(SCORE_NAMES),
+    reps: int = 2000,
+    seed: int = 0,
+) -> dict[str, statistics.Statistics]:
+    """The rliable statistics of each per-run score of ``scores`` (by default every score the
+    reporting rules publish), every bootstrap seeded by ``seed``."""
+    keys = {env: score_key(env) for env, _, _ in groups}
+    return {
+        name: statistics.compute(run_scores(groups, name), keys, reps=reps, seed=seed)
+        for name in scores
+    }
+
+
 def compare(
     paths: Sequence[str | Path],
     out: str | Path,
@@ -82,11 +97,7 @@ def compare(
         figures.append(plot_env(env, groups, out / f"{env.replace('/', '-')}.png", metric, paper))
     for row in rows:
         notes += [f"{row.env} {row.agent}-{row.norm}: {note}" for note in row.notes]
-    keys = {row.env: score_key(row.env) for row in rows}
-    by_score = {
-        name: statistics.compute(run_scores(groups, name), keys, reps=reps, seed=seed)
-        for name in scores
-    }
+    by_score = score_statistics(groups, scores, reps=reps, seed=seed)
     profiles = out / "performance_profiles.png"
     figures.append(plot_performance_profiles(by_score[scores[0]], profiles, SCORE_NAMES[scores[0]]))
     markdown = markdown_table(rows, metric, paper)

@@ -109,6 +109,7 @@ def build_config(
     eval_episodes: int | None = None,
     checkpoint_every: int | None = None,
     backend: str = "auto",
+    flush_subnormals: bool = True,
 ) -> dict[str, Any]:
     """The fully resolved configuration of a run (plain YAML data), validated."""
     agent = check_agent(agent)
@@ -162,6 +163,7 @@ def build_config(
         "ddi": _default_ddi(norm, chosen) if ddi is None else bool(ddi),
         "ddi_heads": _choice("--ddi-heads", ddi_heads, DDI_HEADS),
         "weight_norm_log_every": WEIGHT_NORM_LOG_EVERY,
+        "flush_subnormals": bool(flush_subnormals),
         "eval": {
             "every": int(evaluation.get("every", 0)),
             "episodes": positive_int("--eval-episodes", int(evaluation.get("episodes", 10))),

@@ -31,7 +31,7 @@ STATE = "state.json"  # <checkpoint>/state.json: step count and file digests, wr
 #: settings of config.yaml that do not change what a run computes
 NOT_COMPUTED = ("wnrl_version", "logdir", "device")
 #: settings config.yaml gained after a release, with the value that runs written before behaved as
-ADDED_SETTINGS: dict[str, Any] = {"ddi_heads": "scale"}
+ADDED_SETTINGS: dict[str, Any] = {"ddi_heads": "scale", "flush_subnormals": False}
 
 
 def env_slug(env_id: str) -> str:

@@ -53,6 +53,7 @@ from wnrl.experiment.config import (
     resolve_device,
     run_dir_for,
 )
+from wnrl.experiment.float_mode import flushing_subnormals
 from wnrl.experiment.locks import exclusive_lock
 from wnrl.experiment.presets import (
     ALGORITHMS,
@@ -272,7 +273,24 @@ def _train(
     dropped_evaluations: int = 0,
 ) -> TrainResult:
     """Train ``config`` in ``run_dir``: from scratch, or (``resumed_from`` set) continuing the
-    run's logs from ``checkpoint`` (None: a run killed before its first checkpoint)."""
+    run's logs from ``checkpoint`` (None: a run killed before its first checkpoint); subnormal
+    floats flushed to zero meanwhile where the run says so (:mod:`wnrl.experiment.float_mode`)."""
+    with flushing_subnormals(config["flush_subnormals"]):
+        return _train_run(
+            config, run_dir, checkpoint, resumed_from, progress, extra_callbacks,
+            dropped_evaluations,
+        )  # fmt: skip
+
+
+def _train_run(
+    config: dict[str, Any],
+    run_dir: Path,
+    checkpoint: Path | None,
+    resumed_from: int | None,
+    progress: str,
+    extra_callbacks: tuple,
+    dropped_evaluations: int,
+) -> TrainResult:
     device = resolve_device(config["device"])
     algorithm = ALGORITHMS[config["agent"]]
     done_steps = resumed_from or 0

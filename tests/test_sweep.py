@@ -303,3 +303,23 @@ def test_grid_expansion(tmp_path: Path) -> None:
     assert default_logdir("dqn", ["classic"]) == Path("runs/sweep-dqn-classic")
     assert not (tmp_path / "s").exists()  # planning writes nothing
     assert os.cpu_count() and available_cores() >= 1
+
+
+def test_interrupted_runs_go_first_then_seed_by_seed(tmp_path: Path) -> None:
+    from wnrl.sweep.run import run_order
+
+    sweep = plan_sweep(
+        ["CartPole-v1", "Acrobot-v1"], norms=["none", "wn"], seeds=[3, 1], logdir=tmp_path
+    )
+    sweep.cells[5].state = "interrupted"  # Acrobot, none, seed 1
+    order = [(c.env, c.norm, c.seed) for c in run_order(sweep, list(sweep.cells))]
+    assert order == [
+        ("Acrobot-v1", "none", 1),
+        ("CartPole-v1", "none", 3),
+        ("CartPole-v1", "wn", 3),
+        ("Acrobot-v1", "none", 3),
+        ("Acrobot-v1", "wn", 3),
+        ("CartPole-v1", "none", 1),
+        ("CartPole-v1", "wn", 1),
+        ("Acrobot-v1", "wn", 1),
+    ]

@@ -5,10 +5,10 @@ are zero for long, e.g. the inputs of dead ReLU units under RMSprop or Adam, and
 compute on subnormals many times slower than on normal floats. Flushing them to zero (the
 CPU's FTZ/DAZ mode, :func:`torch.set_flush_denormal`) changes values below 1.2e-38 only.
 
-The mode is per thread and per process: wnrl sets it around a run's training
+The mode belongs to the thread that sets it: wnrl sets it around a run's training
 (:func:`flushing_subnormals`) and puts the previous mode back afterwards; importing wnrl never
-changes it. Threads inherit the mode from the thread that creates them, so torch's intra-op
-worker threads created during the run flush too; a pool created before the run keeps its mode.
+changes it. torch's intra-op worker threads keep their own mode (with several torch threads,
+their share of a large operation is not flushed).
 """
 
 from __future__ import annotations

@@ -86,6 +86,14 @@ def write_manifest(report: SweepReport, backend: str, started: str) -> Path:
     return path
 
 
+def run_order(sweep: Sweep, cells: list[Cell]) -> list[Cell]:
+    """The order cells run in: interrupted runs first (their checkpoints are work already paid
+    for), then seed by seed, every env x norm of a seed before the next seed, so that a sweep
+    stopped midway has the same number of seeds in every env x norm (up to one)."""
+    seeds = {seed: k for k, seed in enumerate(sweep.seeds)}
+    return sorted(cells, key=lambda cell: (cell.state == "new", seeds[cell.seed]))
+
+
 def _sweep_lock(logdir: Path) -> contextlib.AbstractContextManager[None]:
     """One sweep at a time in a logdir (two would train the same cells)."""
     logdir.mkdir(parents=True, exist_ok=True)
@@ -162,7 +170,7 @@ def run_sweep(
             for cell in sweep.cells:
                 if cell.state == "finished":
                     done(cell, {"run_dir": str(cell.run_dir), "status": "skipped"})
-            todo = [cell for cell in sweep.cells if cell.state != "finished"]
+            todo = run_order(sweep, [cell for cell in sweep.cells if cell.state != "finished"])
             write_manifest(report, backend, started)
             if todo and backend == "local":
                 device = sweep.options.get("device") or "auto"

@@ -131,8 +131,9 @@ def _preset_values(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     return dict(chosen.get("hyperparams") or {}), dict(chosen.get("policy_kwargs") or {})
 
 
-def _make_model(config: dict[str, Any], env: Any, device: str) -> BaseAlgorithm:
-    """The run's SB3 model. SB3 and torch reject bad values with TypeError, ValueError or
+def make_model(config: dict[str, Any], env: Any, device: str) -> BaseAlgorithm:
+    """The run's SB3 model, new (what ``wnrl train`` builds for ``config`` on ``env``; the
+    benchmarks build it too). SB3 and torch reject bad values with TypeError, ValueError or
     AssertionError; such an error is the user's (a ConfigError, exit 2) only when the preset's
     own values build: otherwise it is a defect and keeps its traceback (exit 1)."""
     try:
@@ -309,7 +310,7 @@ def _train_run(
         if checkpoint is not None:
             model = load_checkpoint(algorithm, checkpoint, env, device)
         else:
-            model = _make_model(config, env, device)
+            model = make_model(config, env, device)
         logger, dropped_rows = run_logger(run_dir, resumed_from)
         if resumed_from is not None:
             print(

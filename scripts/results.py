@@ -3,6 +3,7 @@
     python scripts/results.py            # rewrite the generated files, figures and blocks
     python scripts/results.py --check    # exit 1 if anything published differs from the data
     python scripts/results.py collect RUNS_ROOT docs/results/STUDY/runs [--progress]
+        [--finished-only]
 
 Each study lives in ``docs/results/<study>/``: ``commands.txt`` (how its runs were made), the raw
 data of every run under ``runs/`` (``config.yaml`` and ``evaluations.csv``; ``progress.csv`` where
@@ -34,6 +35,7 @@ if str(ROOT) not in sys.path:  # this checkout's wnrl, whether or not it is pip-
 from results_studies import STUDIES, Output  # noqa: E402
 
 from wnrl.analysis.plots import figure_digest  # noqa: E402
+from wnrl.experiment.run_state import run_state  # noqa: E402
 from wnrl.experiment.rundir import CHECKPOINTS, CONFIG, EVALUATIONS, PROGRESS  # noqa: E402
 
 MARKER = re.compile(
@@ -142,14 +144,17 @@ def check_links(root: Path, findings: Findings) -> None:
                 findings.problems.append(f"{findings.name(page)}: names missing path {path}")
 
 
-def collect(source: Path, dest: Path, progress: bool) -> int:
+def collect(source: Path, dest: Path, progress: bool, finished_only: bool = False) -> int:
     """Copy the raw data of every run under ``source`` into ``dest`` (same relative layout):
-    ``config.yaml``, ``evaluations.csv`` and, with ``progress``, ``progress.csv``."""
+    ``config.yaml``, ``evaluations.csv`` and, with ``progress``, ``progress.csv``; with
+    ``finished_only``, of the runs that finished (a study still running)."""
     names = [CONFIG, EVALUATIONS] + ([PROGRESS] if progress else [])
     copied = 0
     for config in sorted(source.rglob(CONFIG)):
         run_dir = config.parent
         if CHECKPOINTS in run_dir.parts:
+            continue
+        if finished_only and run_state(run_dir, verify=False).kind != "finished":
             continue
         target = dest / run_dir.relative_to(source)
         target.mkdir(parents=True, exist_ok=True)
@@ -183,9 +188,12 @@ def main() -> int:
     gather.add_argument("source", type=Path, help="a logdir of run directories")
     gather.add_argument("dest", type=Path, help="docs/results/<study>/runs[/<variant>]")
     gather.add_argument("--progress", action="store_true", help="also progress.csv")
+    gather.add_argument(
+        "--finished-only", action="store_true", help="only finished runs (a study still running)"
+    )
     args = parser.parse_args()
     if args.command == "collect":
-        count = collect(args.source, args.dest, args.progress)
+        count = collect(args.source, args.dest, args.progress, args.finished_only)
         print(f"{count} runs' raw data copied into {args.dest}")
         return 0 if count else 1
     findings = regenerate(args.root.resolve(), args.check)

@@ -1,6 +1,6 @@
 """The package layout keeps its layers: lower layers never import higher ones, no import cycles,
 function-local imports only where import time or an optional dependency needs them, small
-modules that say their job."""
+modules that say their job; the tests' modules are small too, one folder per layer."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "wnrl"
+TESTS = Path(__file__).resolve().parent
 
 #: layer of each part of wnrl (lower numbers are lower layers; see ../DESIGN "Layers of the code")
 LAYERS = {
@@ -38,6 +39,8 @@ ENTRY_POINTS = {
 #: third-party roots ``wnrl.nn`` may import: torch alone
 NN_ALLOWED = {"torch"}
 MAX_LINES = 400
+#: test modules (and their helpers) stay under this many lines
+MAX_TEST_LINES = 400
 
 
 def module_name(path: Path) -> str:
@@ -82,31 +85,55 @@ def test_every_module_belongs_to_a_layer_or_is_an_entry_point() -> None:
     assert not loose, f"modules outside the layers: {loose}"
 
 
-@pytest.mark.parametrize("name", [n for n in MODULES if n not in ENTRY_POINTS])
-def test_modules_import_only_their_own_layer_or_lower(name: str) -> None:
+def layer_violations(name: str, path: Path) -> list[str]:
+    """The imports of module ``name`` (file ``path``) that break the layers: a public entry
+    point, a wnrl module outside the layers, a higher or sibling layer."""
     own = part_of(name)
-    for imported, _, line in imports(MODULES[name]):
+    found = []
+    for imported, _, line in imports(path):
         if not imported.startswith("wnrl") or imported == "wnrl":  # the root: __version__
             continue
         where = f"{name}:{line} imports {imported}"
-        assert imported not in ENTRY_POINTS, f"{where}: a public entry point, not a layer"
         other = part_of(imported)
-        assert other is not None, where
-        assert LAYERS[other] < LAYERS[own] or other == own, f"{where} (a higher or sibling layer)"
+        if imported in ENTRY_POINTS:
+            found.append(f"{where}: a public entry point, not a layer")
+        elif other is None:
+            found.append(f"{where}: outside the layers")
+        elif other != own and LAYERS[other] >= LAYERS[own]:
+            found.append(f"{where} (a higher or sibling layer)")
+    return found
+
+
+@pytest.mark.parametrize("name", [n for n in MODULES if n not in ENTRY_POINTS])
+def test_modules_import_only_their_own_layer_or_lower(name: str) -> None:
+    assert not layer_violations(name, MODULES[name])
+
+
+#: standard library modules ``wnrl.nn`` imports
+NN_STDLIB = {"__future__", "collections", "contextlib", "dataclasses", "fnmatch", "inspect"}
+NN_STDLIB |= {"typing"}
+
+
+def nn_outside_imports(name: str, path: Path) -> list[str]:
+    """The imports of ``path`` besides torch, the standard library, ``wnrl.nn`` itself and
+    ``wnrl.names`` (the lists of names, standard library only)."""
+    found = []
+    for imported, _, line in imports(path):
+        own = imported.startswith("wnrl.nn") or imported == "wnrl.names"
+        if not own and imported.split(".")[0] not in NN_ALLOWED | NN_STDLIB:
+            found.append(f"{name}:{line} imports {imported}")
+    return found
 
 
 def test_nn_imports_torch_and_the_standard_library_only() -> None:
-    """``wnrl.nn`` (``wnrl.layers``) needs torch alone: besides torch and the standard library
-    it imports only itself and ``wnrl.names`` (the lists of names, standard library only)."""
-    stdlib = {"__future__", "collections", "contextlib", "dataclasses", "fnmatch", "inspect"}
-    stdlib |= {"typing"}
-    for name, path in MODULES.items():
-        if part_of(name) != "wnrl.nn":
-            continue
-        for imported, _, line in imports(path):
-            root = imported.split(".")[0]
-            own = imported.startswith("wnrl.nn") or imported == "wnrl.names"  # stdlib only
-            assert own or root in NN_ALLOWED | stdlib, f"{name}:{line} imports {imported}"
+    """``wnrl.nn`` (``wnrl.layers``) needs torch alone."""
+    found = [
+        problem
+        for name, path in MODULES.items()
+        if part_of(name) == "wnrl.nn"
+        for problem in nn_outside_imports(name, path)
+    ]
+    assert not found
 
 
 def test_no_import_cycles() -> None:
@@ -160,12 +187,13 @@ def test_modules_are_small_and_say_their_job(name: str) -> None:
 
 
 def test_a_lower_layer_importing_a_higher_one_is_caught(tmp_path: Path) -> None:
-    """The check above can fail: an ``wnrl.nn`` module importing SB3 code is reported."""
+    """The checks above can fail: a ``wnrl.nn`` module importing SB3 code is reported."""
     bad = tmp_path / "bad.py"
     bad.write_text('"""x"""\nfrom wnrl.sb3.policies import WNDQNPolicy\nimport stable_baselines3\n')
-    found = {imported for imported, _, _ in imports(bad)}
-    assert "wnrl.sb3.policies" in found and "stable_baselines3" in found
-    assert LAYERS[part_of("wnrl.sb3.policies")] > LAYERS["wnrl.nn"]
+    higher = "wnrl.nn.bad:2 imports wnrl.sb3.policies"
+    assert layer_violations("wnrl.nn.bad", bad) == [f"{higher} (a higher or sibling layer)"]
+    outside = nn_outside_imports("wnrl.nn.bad", bad)
+    assert outside == [higher, "wnrl.nn.bad:3 imports stable_baselines3"]
 
 
 def test_every_subpackage_ships_in_the_wheel() -> None:
@@ -191,3 +219,32 @@ def test_every_per_agent_table_covers_the_one_list_of_agents() -> None:
         assert tuple(table) == AGENTS
     assert tuple(NORM_DESCRIPTIONS) == NORMS and sorted(NORM_ORDER) == sorted(NORMS)
     assert NORM_ORDER[0] == BASELINE
+
+
+def files_over_the_limit(paths: list[Path], limit: int) -> list[str]:
+    """``path: N lines`` for each file of ``paths`` with ``limit`` lines or more."""
+    counts = {path: path.read_text().count("\n") for path in paths}
+    return [f"{path}: {n} lines" for path, n in counts.items() if n >= limit]
+
+
+TEST_FILES = sorted(path for path in TESTS.rglob("*.py") if "__pycache__" not in path.parts)
+
+
+@pytest.mark.parametrize("path", TEST_FILES, ids=lambda path: str(path.relative_to(TESTS)))
+def test_test_modules_are_under_400_lines(path: Path) -> None:
+    assert not files_over_the_limit([path], MAX_TEST_LINES)
+
+
+def test_a_test_module_of_400_lines_is_caught(tmp_path: Path) -> None:
+    """The check above can fail: a file of 400 lines is reported, one of 399 is not."""
+    long, short = tmp_path / "test_long.py", tmp_path / "test_short.py"
+    long.write_text("x = 1\n" * 400)
+    short.write_text("x = 1\n" * 399)
+    assert files_over_the_limit([long, short], MAX_TEST_LINES) == [f"{long}: 400 lines"]
+
+
+def test_test_files_have_unique_names() -> None:
+    """Test folders have no ``__init__.py``: pytest imports each file by its name alone, so two
+    files of one name in two folders would collide."""
+    names = [path.name for path in TEST_FILES if path.name != "conftest.py"]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)

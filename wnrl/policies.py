@@ -1,8 +1,7 @@
 """The policies' public path (``wnrl.policies``): the classes of :mod:`wnrl.sb3.policies`, their
 SB3 variants and string names (:mod:`wnrl.sb3.policy_names`).
 
-Model files written before wnrl's subpackage layout name their policy class under this path, so
-it re-exports every class they can name.
+It re-exports every policy class and variant (``from wnrl.policies import WNDQNCnnPolicy``).
 """
 
 from wnrl.nn.norms import NORMS

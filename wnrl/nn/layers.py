@@ -30,11 +30,6 @@ from wnrl.nn.functional import (
 CHEAP_FORM_MIN_WEIGHTS = 1 << 18
 
 
-def _rebuild_tracked_parameter(data: Tensor, requires_grad: bool) -> nn.Parameter:
-    """Unpickles modules saved by wnrl 0.1 (whose parameters were a subclass) as plain ones."""
-    return nn.Parameter(data, requires_grad)
-
-
 def _parameter(tensor: Tensor) -> nn.Parameter:
     return nn.Parameter(tensor.detach().clone(), requires_grad=True)
 
@@ -111,12 +106,6 @@ class _WeightNormMixin:
         state["_cache"] = None
         state["cache_inference"] = False
         return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state.pop("_inference_cache", None)  # modules pickled by wnrl 0.1
-        state.setdefault("_cache", None)
-        state.setdefault("cache_inference", False)
-        super().__setstate__(state)  # type: ignore[misc]
 
     def _load_from_state_dict(
         self,

@@ -74,10 +74,6 @@ _SB3_POLICY_MODULES: dict[str, str] = {
 }
 
 
-#: where files written before wnrl 0.2's layout say the wnrl policy classes live
-_FORMER_POLICY_MODULE = "wnrl.policies"
-
-
 def _algorithm_class(name: str) -> type[BaseAlgorithm]:
     module, attribute = _ALGORITHMS[name]
     return getattr(importlib.import_module(module), attribute)
@@ -216,7 +212,7 @@ def _wnrl_policy_class(data: dict[str, Any], file: Path) -> type:
         if isinstance(cls, type) and cls.__module__ in modules
         if isinstance(cls.__dict__.get("_wnrl_family"), str)
     }
-    if module not in modules | {_FORMER_POLICY_MODULE} or key not in classes:
+    if module not in modules or key not in classes:
         raise WnrlError(
             f"{file}: its policy class (from module {shortened(module)}) is not a wnrl policy and "
             f"cannot be loaded without unpickling; {TRUST_HINT}"

@@ -1,5 +1,6 @@
 """Runs lose nothing: kills and resumes keep every log row once, damaged checkpoints fall back,
-a run is trained by one process at a time, and failed writes leave the last checkpoint."""
+half-written files of a killed process are discarded, a run is trained by one process at a time,
+failed writes leave the last checkpoint, and a diverging run stops at its last good one."""
 
 from __future__ import annotations
 
@@ -13,13 +14,18 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from stable_baselines3 import DQN
+from stable_baselines3.common.callbacks import BaseCallback
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from wnrl.cli import main
+from wnrl.errors import TrainingDiverged
 from wnrl.experiment.checkpoints import latest_checkpoint, verify_checkpoint
+from wnrl.experiment.config import build_config
 from wnrl.experiment.locks import exclusive_lock
 from wnrl.experiment.rundir import LOCK
+from wnrl.experiment.train import resume_run, start_run
 
 KILL_SCRIPT = """
 import os, signal, sys
@@ -100,6 +106,7 @@ def killed_run(killed_once: Path, tmp_path: Path) -> Path:
     return run_dir
 
 
+@pytest.mark.slow
 def test_kills_and_resumes_keep_every_log_row_once(killed_run: Path, tmp_path: Path) -> None:
     run_dir = killed_run
     assert latest_checkpoint(run_dir).name == "step-000001500"
@@ -124,6 +131,7 @@ def test_kills_and_resumes_keep_every_log_row_once(killed_run: Path, tmp_path: P
     assert DQN.load(run_dir / "model.zip").num_timesteps >= 3000  # whole train_freq rounds
 
 
+@pytest.mark.slow
 def test_a_damaged_checkpoint_falls_back_to_the_previous_one(killed_run: Path, capsys) -> None:
     run_dir = killed_run
     newest = latest_checkpoint(run_dir)
@@ -140,6 +148,7 @@ def test_a_damaged_checkpoint_falls_back_to_the_previous_one(killed_run: Path, c
     assert steps == sorted(steps) and steps[-1] >= 2900
 
 
+@pytest.mark.slow
 def test_no_intact_checkpoint_fails_and_leaves_the_run_as_it_was(killed_run: Path, capsys):
     run_dir = killed_run
     for checkpoint in (run_dir / "checkpoints").glob("step-*"):
@@ -152,6 +161,7 @@ def test_no_intact_checkpoint_fails_and_leaves_the_run_as_it_was(killed_run: Pat
     assert snapshot(run_dir) == before  # config.yaml included: --steps was not written
 
 
+@pytest.mark.slow
 def test_a_finished_run_is_left_as_it_was(killed_run: Path, capsys) -> None:
     run_dir = killed_run
     assert main(["train", "--resume", str(run_dir)]) == 0
@@ -161,6 +171,7 @@ def test_a_finished_run_is_left_as_it_was(killed_run: Path, capsys) -> None:
     assert snapshot(run_dir) == before
 
 
+@pytest.mark.slow
 def test_a_run_in_use_is_refused(killed_run: Path, capsys) -> None:
     run_dir = killed_run
     before = snapshot(run_dir)
@@ -171,6 +182,7 @@ def test_a_run_in_use_is_refused(killed_run: Path, capsys) -> None:
     assert snapshot(run_dir) == before
 
 
+@pytest.mark.slow
 def test_a_checkpoint_that_cannot_be_written_keeps_the_previous_one(
     tmp_path: Path, capsys, monkeypatch
 ) -> None:
@@ -215,6 +227,7 @@ def test_a_run_directory_that_cannot_be_created_is_one_line(capsys) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_run_stopped_after_its_last_step_is_finished_by_resume(tmp_path: Path, capsys):
     """A stop between the final checkpoint and model.zip: resume makes that checkpoint the
     final model instead of refusing ("nothing to resume") forever."""
@@ -230,3 +243,60 @@ def test_a_run_stopped_after_its_last_step_is_finished_by_resume(tmp_path: Path,
     assert "is at the final step" in capsys.readouterr().out
     assert (run_dir / "model.zip").read_bytes() == (newest / "model.zip").read_bytes()
     assert main(["train", "--resume", str(run_dir)]) == 2  # now finished: nothing to resume
+
+
+class Corrupt(BaseCallback):
+    """Turns a parameter into NaN at a given step (a diverging run, for the test)."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps == self.at:
+            with torch.no_grad():
+                next(self.model.policy.q_net.parameters()).fill_(float("nan"))
+        return True
+
+
+@pytest.mark.slow
+def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
+    config = build_config(
+        "dqn", "CartPole-v1", steps=2000, seed=0, logdir=tmp_path, eval_every=0,
+        checkpoint_every=400, hp={"learning_starts": 100, "train_freq": 4, "gradient_steps": 1},
+    )  # fmt: skip
+    with pytest.raises(TrainingDiverged, match="step-000000800"):
+        start_run(config, progress="none", extra_callbacks=(Corrupt(at=1000),))
+    (run_dir,) = tmp_path.glob("*/*")
+    checkpoint = latest_checkpoint(run_dir)
+    assert checkpoint.name == "step-000000800"
+    assert not (run_dir / "model.zip").exists()
+    model = DQN.load(checkpoint / "model.zip")
+    assert all(torch.isfinite(p).all() for p in model.policy.parameters())
+
+
+@pytest.mark.slow
+def test_resume_discards_what_a_killed_process_left_half_written(tmp_path: Path) -> None:
+    """kill -9 can land inside a checkpoint write; the next resume removes the temporaries
+    (the complete checkpoint and model are kept) even if it writes no checkpoint itself."""
+    config = build_config(
+        "dqn", "CartPole-v1", steps=300, seed=0, logdir=tmp_path, eval_every=0,
+        checkpoint_every=256, hp={"learning_starts": 50},
+    )  # fmt: skip
+    first = start_run(config, progress="none")
+    run_dir = first.run_dir
+    kept = latest_checkpoint(run_dir)
+    partial = [
+        run_dir / "checkpoints" / ".step-000000400.x1y2" / "model.zip",
+        run_dir / "checkpoints" / ".latest.abc",
+        run_dir / ".model.q9.zip",
+        run_dir / ".config.yaml.k3j",
+    ]
+    for path in partial:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"PK half")
+    result = resume_run(run_dir, steps=first.num_timesteps + 50, progress="none")
+    assert result.status == "finished"
+    assert not any(path.exists() for path in partial)
+    assert not (run_dir / "checkpoints" / ".step-000000400.x1y2").exists()
+    assert kept.is_dir() and (run_dir / "model.zip").is_file()

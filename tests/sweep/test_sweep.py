@@ -70,6 +70,7 @@ def eval_steps(run_dir: Path) -> list[int]:
         return [int(row["step"]) for row in csv.DictReader(handle)]
 
 
+@pytest.mark.slow
 def test_local_sweep_skips_resumes_restarts_reports_failures_and_compares(
     tmp_path: Path, capsys
 ) -> None:
@@ -168,11 +169,16 @@ def test_local_sweep_skips_resumes_restarts_reports_failures_and_compares(
     assert "| CartPole-v1 | dqn | none | 2 | 302 |" in printed
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed")
 def test_ray_backend_in_process(tmp_path: Path, capsys, monkeypatch) -> None:
     # Ray runs its workers at nice 15 by default: on a busy shared test machine they would
     # wait behind every other job (import torch alone took 40 s); give them normal priority
     monkeypatch.setenv("RAY_worker_niceness", "0")
+    # an in-process ray.init() turns token authentication on and writes ~/.ray/auth_token,
+    # which later `ray start --head` on this machine would then require: keep both here
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     logdir = tmp_path / "sweep"
     args = tiny(logdir, "--backend", "ray", "--cpus-per-run", "1", norms="wn")
     assert wnrl_main(["sweep", *args]) == 0
@@ -187,6 +193,7 @@ def test_ray_backend_in_process(tmp_path: Path, capsys, monkeypatch) -> None:
     assert not ray.is_initialized()  # the sweep started Ray, and shut it down
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_stop_signals_checkpoint_the_running_cells_and_exit_130(tmp_path: Path, signum) -> None:
     """SIGTERM and SIGHUP (a closed terminal: it reaches the sweep and its workers) make the

@@ -72,6 +72,7 @@ class RecordUpdatesAtInit(BaseCallback):
             self.updates_at_init = self.model._n_updates
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("norm", ["wn", "none", "wn+mobn"])
 def test_ddi_on_dqn_replay_batch_then_targets_synced(norm: str) -> None:
     model = DQN(
@@ -100,6 +101,7 @@ def test_ddi_on_dqn_replay_batch_then_targets_synced(norm: str) -> None:
         torch.testing.assert_close(model.policy.q_net_target(obs), q_net(obs))
 
 
+@pytest.mark.slow
 def test_ddi_runs_right_before_the_first_gradient_step() -> None:
     model = DQN(WNDQNPolicy, "CartPole-v1", learning_starts=50, train_freq=4, seed=0)
     ddi = DataDependentInit(n_samples=32)
@@ -108,6 +110,7 @@ def test_ddi_runs_right_before_the_first_gradient_step() -> None:
     assert recorder.updates_at_init == 0 and model._n_updates > 0
 
 
+@pytest.mark.slow
 def test_ddi_on_ppo_first_rollout_with_small_policy_head() -> None:
     model = PPO(
         WNActorCriticPolicy,
@@ -131,6 +134,7 @@ def test_ddi_on_ppo_first_rollout_with_small_policy_head() -> None:
     assert_normalized(outputs, lambda layer: scales.get(layer, 1.0))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("cls", "policy_cls"), [(SAC, WNSACPolicy), (TD3, WNTD3Policy)])
 def test_ddi_on_actor_and_critic_with_actions(cls, policy_cls) -> None:
     model = cls(
@@ -159,6 +163,7 @@ def test_ddi_on_actor_and_critic_with_actions(cls, policy_cls) -> None:
             torch.testing.assert_close(policy.actor_target(obs), policy.actor(obs))
 
 
+@pytest.mark.slow
 def test_ddi_is_not_repeated_on_a_resumed_run() -> None:
     model = DQN(WNDQNPolicy, "CartPole-v1", learning_starts=20, seed=0)
     model.learn(40, callback=DataDependentInit(n_samples=16))
@@ -188,6 +193,7 @@ def scalars(logdir: Path) -> dict[str, list[tuple[int, float]]]:
     return result
 
 
+@pytest.mark.slow
 def test_weight_norm_logger_writes_tensorboard_scalars(tmp_path: Path) -> None:
     model = DQN(
         WNDQNPolicy,

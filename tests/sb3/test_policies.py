@@ -1,4 +1,6 @@
-"""The wnrl SB3 policies: every algorithm x every norm, on vector and real Atari observations."""
+"""The wnrl SB3 policies: every algorithm x every norm built and trained on vector and real Atari
+observations, SB3's own network under ``norm="none"``, target networks, optimizer kernels, and
+a PPO run that learns."""
 
 from __future__ import annotations
 
@@ -9,12 +11,15 @@ import torch
 from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 from sb3_contrib import QRDQN
 from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
+from stable_baselines3.common.envs import IdentityEnv
+from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, NatureCNN
 from stable_baselines3.common.utils import polyak_update
 from stable_baselines3.common.vec_env import DummyVecEnv
 from torch import nn
 
+from wnrl.experiment.config import build_config
 from wnrl.layers import MeanOnlyBatchNorm, WeightNormConv2d, WeightNormLinear
 from wnrl.policies import (
     NORMS,
@@ -136,7 +141,7 @@ def check_optimizers(model) -> None:
 
 @pytest.mark.parametrize("norm", NORMS)
 @pytest.mark.parametrize("algo", list(ALGORITHMS))
-def test_every_algorithm_and_norm_learns_on_vector_observations(algo: str, norm: str) -> None:
+def test_every_algorithm_and_norm_builds_its_networks_and_optimizers(algo: str, norm: str) -> None:
     cls, policy_cls, kind = ALGORITHMS[algo]
     kwargs = tiny_kwargs(algo, image=False)
     kwargs["policy_kwargs"]["norm"] = norm
@@ -144,18 +149,33 @@ def test_every_algorithm_and_norm_learns_on_vector_observations(algo: str, norm:
     assert type(model.policy) is policy_cls and model.policy.norm == norm
     check_structure(model.policy, norm)
     check_optimizers(model)
-    before = [p.detach().clone() for p in optimizers(model)[0].param_groups[0]["params"]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("algo", list(ALGORITHMS))
+def test_every_algorithm_and_norm_trains_on_vector_observations_and_updates_every_network(
+    algo: str, norm: str
+) -> None:
+    """300 real steps: every optimizer (SAC, TD3: the actor's and the critic's) moved some of
+    its parameters, and every parameter is finite. Moving is not learning: the learning
+    check is ``scripts/learning_check.py`` and the identity test below."""
+    cls, policy_cls, kind = ALGORITHMS[algo]
+    kwargs = tiny_kwargs(algo, image=False)
+    kwargs["policy_kwargs"]["norm"] = norm
+    model = cls(policy_cls, make_vec(kind, False), seed=0, device="cpu", **kwargs)
+    held = [[p for g in opt.param_groups for p in g["params"]] for opt in optimizers(model)]
+    before = [[p.detach().clone() for p in params] for params in held]
     model.learn(300)
     assert model.num_timesteps >= 300
-    after = optimizers(model)[0].param_groups[0]["params"]
-    moved = [not torch.equal(a, b) for a, b in zip(before, after, strict=True)]
-    assert any(moved), "no parameter moved"
+    for params, old in zip(held, before, strict=True):
+        assert any(not torch.equal(a, b) for a, b in zip(params, old, strict=True)), "no update"
     assert all(torch.isfinite(p).all() for p in model.policy.parameters())
 
 
 @pytest.mark.parametrize("norm", NORMS)
 @pytest.mark.parametrize("algo", list(ALGORITHMS))
-def test_every_algorithm_and_norm_learns_on_atari_frames(algo: str, norm: str) -> None:
+def test_every_algorithm_and_norm_builds_a_cnn_for_atari_frames(algo: str, norm: str) -> None:
     cls, policy_cls, kind = ALGORITHMS[algo]
     env = make_vec(kind, image=True)
     kwargs = tiny_kwargs(algo, image=True)
@@ -168,11 +188,23 @@ def test_every_algorithm_and_norm_learns_on_atari_frames(algo: str, norm: str) -
     assert convs and (
         norm not in ("wn", "wn+mobn") or all(isinstance(m, WeightNormConv2d) for m in convs)
     )
+    env.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("algo", list(ALGORITHMS))
+def test_every_algorithm_and_norm_trains_and_acts_on_atari_frames(algo: str, norm: str) -> None:
+    cls, policy_cls, kind = ALGORITHMS[algo]
+    env = make_vec(kind, image=True)
+    kwargs = tiny_kwargs(algo, image=True)
+    kwargs["policy_kwargs"]["norm"] = norm
+    model = cls(policy_cls, env, seed=0, device="cpu", **kwargs)
     model.learn(64)
     assert model.num_timesteps >= 64
-    obs = env.reset() if hasattr(env, "reset") else None
-    actions, _ = model.predict(obs, deterministic=True)
+    actions, _ = model.predict(env.reset(), deterministic=True)
     assert actions.shape[0] == 1
+    assert all(torch.isfinite(p).all() for p in model.policy.parameters())
     env.close()
 
 
@@ -224,6 +256,7 @@ def test_orthogonal_init_carries_over_to_weight_norm_layers() -> None:
     )
 
 
+@pytest.mark.slow
 def test_dqn_target_equals_online_after_sb3_target_update() -> None:
     model = DQN(WNDQNPolicy, "CartPole-v1", seed=0, learning_starts=0, target_update_interval=10**9)
     policy = model.policy
@@ -237,6 +270,7 @@ def test_dqn_target_equals_online_after_sb3_target_update() -> None:
         torch.testing.assert_close(policy.q_net_target(obs), policy.q_net(obs))
 
 
+@pytest.mark.slow
 def test_sac_soft_target_updates_are_seen_by_the_inference_cache() -> None:
     model = SAC(WNSACPolicy, "Pendulum-v1", seed=0, learning_starts=20, tau=0.5)
     policy = model.policy
@@ -266,3 +300,22 @@ def test_optimizers_use_fused_or_foreach_kernels_unless_the_user_chose() -> None
 
     a2c = A2C(WNActorCriticPolicy, "CartPole-v1", policy_kwargs={"optimizer_class": RMSpropTFLike})
     assert "foreach" not in a2c.policy.optimizer.defaults  # an optimizer without the option
+
+
+@pytest.mark.slow
+def test_ppo_learns_the_identity_env_with_weight_norm() -> None:
+    """SB3's learn-at-all check (``tests/test_identity.py``: the rewarded action is the
+    observation), at a budget that fits the suite, as `wnrl train` runs PPO: no data-dependent
+    init (the PPO presets' default)."""
+    assert build_config("ppo", "CartPole-v1", norm="wn")["ddi"] is False
+    torch.set_num_threads(1)
+    env = IdentityEnv(4)
+    model = PPO(
+        "WNMlpPolicy", env, gamma=0.4, seed=0, n_steps=256, batch_size=64, n_epochs=4,
+        learning_rate=1e-3, policy_kwargs={"net_arch": [32]},
+    )  # fmt: skip
+    before, _ = evaluate_policy(model, env, n_eval_episodes=5, warn=False)
+    model.learn(2_048)
+    after, _ = evaluate_policy(model, env, n_eval_episodes=5, warn=False)
+    assert after >= 90.0, (before, after)
+    assert after > before + 30.0

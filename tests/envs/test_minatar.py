@@ -11,7 +11,7 @@ import pytest
 import torch
 from gymnasium import spaces
 from stable_baselines3 import DQN, PPO
-from test_compare import make_run
+from synthetic_runs import make_run
 from torch import nn
 
 import wnrl
@@ -116,6 +116,7 @@ def test_dqn_policy_chooses_the_minatar_network(policy) -> None:
     venv.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("norm", NORMS)
 def test_short_dqn_and_ppo_runs_with_every_norm(norm: str) -> None:
     """A few hundred real steps of DQN (training from step 100) and PPO on a MinAtar game."""
@@ -142,6 +143,7 @@ def test_short_dqn_and_ppo_runs_with_every_norm(norm: str) -> None:
     venv.close()
 
 
+@pytest.mark.slow
 def test_save_and_load_a_minatar_model(tmp_path: Path) -> None:
     venv = make_env("minatar-breakout", n_envs=1, seed=0)
     model = DQN(wnrl.policies.WNDQNPolicy, venv, learning_starts=10, buffer_size=100, seed=0)
@@ -196,6 +198,7 @@ def test_random_scores_are_keyed_apart_from_atari() -> None:
         )
 
 
+@pytest.mark.slow
 def test_quickstart_cli_run_writes_its_files(tmp_path: Path, capsys) -> None:
     """The README's main job, shortened: PPO's quick preset on MinAtar Breakout through the
     CLI, with the end-of-run summary naming every file."""

@@ -104,6 +104,7 @@ def online_gains(policy: nn.Module) -> dict[str, torch.Tensor]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algo", list(ALGOS))
 def test_every_algorithm_trains_v_with_g_frozen_and_loads_the_setting(algo: str, tmp_path) -> None:
     model = build(algo, norm="wn", gain_lr_scale=0.0)

@@ -16,7 +16,7 @@ import pytest
 from wnrl.analysis.estimates import Estimate
 from wnrl.analysis.reporting import chance_note, excludes_even, verdict
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "results.py"
 
 
@@ -51,6 +51,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_collect_copies_the_raw_data_only(tmp_path: Path) -> None:
     run = tmp_path / "runs" / "CartPole-v1" / "dqn-wn-s0"
     (run / "checkpoints" / "step-100").mkdir(parents=True)
@@ -71,6 +72,7 @@ def _replace_once(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
+@pytest.mark.slow
 def test_check_passes_on_the_repository_and_fails_on_each_hand_edit(tmp_path: Path) -> None:
     """A copy of the published files passes; then one edit of each kind, and --check names
     every one of them (and exits 1) while changing nothing."""

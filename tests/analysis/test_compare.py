@@ -9,7 +9,7 @@ from pathlib import Path
 import matplotlib.image
 import numpy as np
 import pytest
-import yaml
+from synthetic_runs import make_run
 
 from wnrl.analysis.compare import compare
 from wnrl.analysis.plots import DPI, PANEL_SIZE, figure_digest, mean_curve
@@ -22,49 +22,6 @@ from wnrl.analysis.runs import (
     read_scalar,
 )
 from wnrl.cli import main as wnrl_main
-
-
-def make_run(
-    root: Path,
-    env: str,
-    norm: str,
-    seed: int,
-    evals: list[tuple[int, float]] | None = None,
-    agent: str = "dqn",
-    frames_per_step: int = 1,
-    scalars: list[list[tuple[int, float]]] | None = None,
-    config_extra: dict | None = None,
-) -> Path:
-    """A run directory as ``wnrl train`` writes it: config.yaml, evaluations.csv and one
-    TensorBoard events file per process (``scalars``: rollout/ep_rew_mean of each process)."""
-    run_dir = root / env.replace("/", "-") / f"{agent}-{norm}-s{seed}"
-    run_dir.mkdir(parents=True)
-    config = {
-        "agent": agent,
-        "env": env,
-        "norm": norm,
-        "seed": seed,
-        "n_timesteps": 300,
-        "hyperparams": {"learning_rate": 1e-3},
-        "logdir": str(root),
-        **(config_extra or {}),
-    }
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
-    if evals is not None:
-        with open(run_dir / "evaluations.csv", "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["step", "frames", "mean", "std", "max", "min", "episodes"])
-            for step, mean in evals:
-                writer.writerow([step, step * frames_per_step, mean, 0.0, mean, mean, 2])
-    if scalars:
-        from torch.utils.tensorboard import SummaryWriter
-
-        for process, points in enumerate(scalars):
-            writer = SummaryWriter(str(run_dir), filename_suffix=f".{process}")
-            for step, value in points:
-                writer.add_scalar(TRAIN_TAG, value, step, walltime=1000.0 * (process + 1))
-            writer.close()
-    return run_dir
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -94,6 +51,7 @@ def runs_root(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_table_numbers_figures_and_printout(runs_root: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     assert wnrl_main(["compare", str(runs_root), "--out", str(out)]) == 0
@@ -269,6 +227,7 @@ def test_statistics_match_hand_computed_answers() -> None:
     assert np.allclose(given.normalized[("dqn", "wn")], [[0.25], [0.5]])
 
 
+@pytest.mark.slow
 def test_statistics_are_the_same_on_every_run(tmp_path: Path) -> None:
     """The same runs give byte-identical statistics.csv, whatever numpy's global generator
     holds before (rliable draws from it), and the caller's generator state is given back."""

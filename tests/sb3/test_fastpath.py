@@ -1,4 +1,5 @@
-"""wnrl.nn.fastpath: channels-last convolution inputs and fused optimizers keep the function."""
+"""The speed paths keep the function: channels-last convolution inputs and fused optimizers
+(wnrl.nn.fastpath), one-pass uint8 image preprocessing in every policy (wnrl.sb3.preprocessing)."""
 
 from __future__ import annotations
 
@@ -92,6 +93,7 @@ def test_policy_layout_is_invisible_in_outputs_and_checkpoints(norm: str, tmp_pa
         torch.testing.assert_close(loaded.q_net(obs.float()), fast.q_net(obs.float()))
 
 
+@pytest.mark.slow
 def test_ppo_trains_with_channels_last_convolutions() -> None:
     from wnrl.envs.factory import make_env
 

@@ -28,12 +28,8 @@ from wnrl.nn.cache import enable_inference_cache
 from wnrl.nn.fastpath import fast_optimizer_kwargs
 from wnrl.nn.initialization import LayerInitStats, data_dependent_init
 from wnrl.sb3.extractors import MinAtarCNN, is_binary_grid_space
-from wnrl.sb3.networks import (
-    NormalizedNetwork,
-    TracksOptimizerWrites,
-    check_settings,
-    match_saved_heads,
-)
+from wnrl.sb3.networks import HasSettings, TracksOptimizerWrites
+from wnrl.sb3.settings import PolicySettings
 
 #: Default data-dependent init scale per output-head role (hidden layers: 1.0, the paper's).
 DEFAULT_HEAD_SCALES: dict[str, float] = {"policy": 0.01, "value": 1.0, "q": 1.0}
@@ -68,12 +64,11 @@ class DDIPass:
     targets: tuple[nn.Module, ...] = ()
 
 
-class NormalizedPolicy(TracksOptimizerWrites):
-    """What every wnrl policy adds to its SB3 base class: ``norm``, SB3's extractor variants,
-    the acting networks' inference cache, fast optimizer kernels and DDI."""
+class NormalizedPolicy(HasSettings, TracksOptimizerWrites):
+    """What every wnrl policy adds to its SB3 base class: its
+    :class:`~wnrl.sb3.settings.PolicySettings` (``norm``...), SB3's extractor variants, the
+    acting networks' inference cache, fast optimizer kernels and DDI."""
 
-    norm: str
-    channels_last: bool
     #: The features extractor of this variant (SB3's MlpPolicy / CnnPolicy / MultiInputPolicy);
     #: None: chosen from the observation space (:func:`default_features_extractor`).
     default_extractor: ClassVar[type[BaseFeaturesExtractor] | None] = None
@@ -108,12 +103,9 @@ class NormalizedPolicy(TracksOptimizerWrites):
         ``optimizer_kwargs`` choose an implementation, the optimizer runs its fused (else
         foreach) kernels (:func:`wnrl.nn.fastpath.fast_optimizer_kwargs`).
         """
-        check_settings(norm, channels_last, plain_heads, gain_lr_scale)
-        # set before SB3's constructor: its _build calls the make_* hooks, which read them
-        self.norm = norm
-        self.channels_last = channels_last
-        self.plain_heads = plain_heads
-        self.gain_lr_scale = float(gain_lr_scale)
+        # validated here, once; set before SB3's constructor: its _build calls the make_* hooks,
+        # which hand the settings to every network
+        self.settings = PolicySettings(norm, channels_last, plain_heads, gain_lr_scale)
         if "features_extractor_class" not in kwargs:
             kwargs["features_extractor_class"] = self._variant_extractor(observation_space) or (
                 default_features_extractor(observation_space, kwargs.get("normalize_images", True))
@@ -141,13 +133,7 @@ class NormalizedPolicy(TracksOptimizerWrites):
         return cls.default_extractor
 
     def _network_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        return {
-            **kwargs,
-            "norm": self.norm,
-            "channels_last": self.channels_last,
-            "plain_heads": self.plain_heads,
-            "gain_lr_scale": self.gain_lr_scale,
-        }
+        return {**kwargs, "settings": self.settings}
 
     def _make_network(
         self, cls: type[nn.Module], kwargs: dict[str, Any], features_extractor: Any = None
@@ -172,26 +158,9 @@ class NormalizedPolicy(TracksOptimizerWrites):
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()  # type: ignore[misc]
-        data["norm"] = self.norm
-        data["channels_last"] = self.channels_last
-        data["plain_heads"] = self.plain_heads
-        if self.gain_lr_scale != 1.0:  # files written before the setting existed stay the same
-            data["gain_lr_scale"] = self.gain_lr_scale
+        data.update(self.settings.as_kwargs())
         data["optimizer_kwargs"] = dict(self._chosen_optimizer_kwargs)
         return data
-
-    def load_state_dict(self, state_dict: Any, *args: Any, **kwargs: Any) -> Any:
-        """``nn.Module.load_state_dict``; a state dict whose output heads are in the other form
-        (weight-normalized where this policy's are plain, as saved before ``plain_heads=True``
-        was the default) first turns the heads into that form (:func:`match_saved_heads`)."""
-        saved_wn = match_saved_heads(self, self.output_heads(), state_dict)  # type: ignore[arg-type]
-        if saved_wn is not None and saved_wn == self.plain_heads:
-            for module in self.modules():  # type: ignore[attr-defined]
-                if isinstance(module, (NormalizedPolicy, NormalizedNetwork)):
-                    module.plain_heads = not saved_wn
-            for network in self.acting_networks():
-                enable_inference_cache(network)
-        return super().load_state_dict(state_dict, *args, **kwargs)  # type: ignore[misc]
 
     @torch.no_grad()
     def data_dependent_init(

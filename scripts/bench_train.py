@@ -42,7 +42,6 @@ from typing import Any
 import torch
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.utils import LinearSchedule
 
 from wnrl.envs import make_env
 from wnrl.experiment.config import build_config
@@ -51,32 +50,15 @@ from wnrl.experiment.train import make_model
 from wnrl.policies import WNActorCriticPolicy, WNDQNPolicy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import sb3_reference  # noqa: E402  (the SB3 side of the MinAtar job)
+import sb3_reference  # noqa: E402  (the SB3 side of the jobs)
 
 MINATAR_ENV = "minatar-breakout"
 #: the parts of an env step the breakdown reports, in order
 PARTS = ("env", "act", "replay", "train", "other")
 
-DQN_HP = dict(
-    buffer_size=20_000,
-    learning_rate=1e-4,
-    batch_size=32,
-    learning_starts=500,
-    target_update_interval=1000,
-    train_freq=4,
-    gradient_steps=1,
-    exploration_fraction=0.1,
-    exploration_final_eps=0.01,
-)
-PPO_HP = dict(
-    n_steps=128,
-    n_epochs=4,
-    batch_size=256,
-    learning_rate=LinearSchedule(2.5e-4, 0.0, 1.0),
-    clip_range=LinearSchedule(0.1, 0.0, 1.0),
-    vf_coef=0.5,
-    ent_coef=0.01,
-)
+#: RL Zoo's settings, with a replay buffer and learning start short enough for rounds to train
+DQN_HP = {**sb3_reference.ATARI_DQN_HP, "buffer_size": 20_000, "learning_starts": 500}
+PPO_HP = sb3_reference.ATARI_PPO_HP
 
 
 def _builder(

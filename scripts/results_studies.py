@@ -147,6 +147,20 @@ def _curves(groups: Groups, folder: Path, out: Output) -> list[str]:
     return names
 
 
+def _study_files(
+    groups: Groups, by_score: dict[str, statistics.Statistics], folder: Path, out: Output
+) -> list[str]:
+    """A study's summary.csv, statistics.csv, learning curves and performance profiles (of the
+    final score); the figures' file names."""
+    out.files[folder / "summary.csv"] = csv_table(summarize(groups))
+    out.files[folder / "statistics.csv"] = statistics.to_csv(by_score)
+    figures = _curves(groups, folder, out)
+    out.figures[folder / "profiles.png"] = lambda path: plot_performance_profiles(
+        by_score["final"], path, SCORE_NAMES["final"]
+    )
+    return [*figures, "profiles.png"]
+
+
 def _report(
     title: str,
     folder: Path,
@@ -184,14 +198,8 @@ def learning_check(root: Path) -> Output:
     groups = load_groups(folder / "runs")
     by_score = score_statistics(groups)
     out = Output()
-    figures = _curves(groups, folder, out)
-    out.figures[folder / "profiles.png"] = lambda path: plot_performance_profiles(
-        by_score["final"], path, SCORE_NAMES["final"]
-    )
-    figures.append("profiles.png")
+    figures = _study_files(groups, by_score, folder, out)
     identity_md = identity_report(folder / "identity_scores.csv")
-    out.files[folder / "summary.csv"] = csv_table(summarize(groups))
-    out.files[folder / "statistics.csv"] = statistics.to_csv(by_score)
     intro = (
         "Every agent with `none`, `wn` and `wn+mobn`, each on its RL Zoo `classic` or "
         "`continuous` preset with this release's defaults, 5 seeds, the same seeds for every "
@@ -233,15 +241,9 @@ def minatar_dqn(root: Path) -> Output:
             )
     by_score = score_statistics(groups)
     out = Output()
-    figures = _curves(groups, folder, out)
-    out.figures[folder / "profiles.png"] = lambda path: plot_performance_profiles(
-        by_score["final"], path, SCORE_NAMES["final"]
-    )
-    figures.append("profiles.png")
+    figures = _study_files(groups, by_score, folder, out)
     status = _minatar_status(groups)
     table = _minatar_table(groups, by_score)
-    out.files[folder / "summary.csv"] = csv_table(summarize(groups))
-    out.files[folder / "statistics.csv"] = statistics.to_csv(by_score)
     intro = (
         "DQN with the `minatar` preset (the MinAtar paper's settings: centered RMSprop, one "
         "update per step, epsilon 1 to 0.1 over the first 100k steps), `none` against `wn` "

@@ -76,6 +76,31 @@ def minatar_dqn(steps: int, seed: int, logdir: str) -> DQN:
     )
 
 
+#: RL Zoo's Atari DQN hyperparameters (rl-baselines3-zoo hyperparams/dqn.yml, atari)
+ATARI_DQN_HP = dict(
+    buffer_size=100_000,
+    learning_rate=1e-4,
+    batch_size=32,
+    learning_starts=100_000,
+    target_update_interval=1000,
+    train_freq=4,
+    gradient_steps=1,
+    exploration_fraction=0.1,
+    exploration_final_eps=0.01,
+    optimize_memory_usage=False,
+)
+#: RL Zoo's Atari PPO hyperparameters (rl-baselines3-zoo hyperparams/ppo.yml, atari)
+ATARI_PPO_HP = dict(
+    n_steps=128,
+    n_epochs=4,
+    batch_size=256,
+    learning_rate=LinearSchedule(2.5e-4, 0.0, 1.0),
+    clip_range=LinearSchedule(0.1, 0.0, 1.0),
+    vf_coef=0.5,
+    ent_coef=0.01,
+)
+
+
 def atari_dqn(steps: int, seed: int, logdir: str) -> DQN:
     env = make_atari_env(
         "ALE/Breakout-v5",
@@ -85,37 +110,14 @@ def atari_dqn(steps: int, seed: int, logdir: str) -> DQN:
         wrapper_kwargs={"terminal_on_life_loss": True},
     )
     return DQN(
-        "CnnPolicy",
-        VecFrameStack(env, 4),
-        buffer_size=100_000,
-        learning_rate=1e-4,
-        batch_size=32,
-        learning_starts=100_000,
-        target_update_interval=1000,
-        train_freq=4,
-        gradient_steps=1,
-        exploration_fraction=0.1,
-        exploration_final_eps=0.01,
-        optimize_memory_usage=False,
-        tensorboard_log=logdir,
-        seed=seed,
+        "CnnPolicy", VecFrameStack(env, 4), tensorboard_log=logdir, seed=seed, **ATARI_DQN_HP
     )
 
 
 def atari_ppo(steps: int, seed: int, logdir: str) -> PPO:
     env = make_atari_env("ALE/Breakout-v5", n_envs=8, seed=seed, env_kwargs={"frameskip": 1})
     return PPO(
-        "CnnPolicy",
-        VecFrameStack(env, 4),
-        n_steps=128,
-        n_epochs=4,
-        batch_size=256,
-        learning_rate=LinearSchedule(2.5e-4, 0.0, 1.0),
-        clip_range=LinearSchedule(0.1, 0.0, 1.0),
-        vf_coef=0.5,
-        ent_coef=0.01,
-        tensorboard_log=logdir,
-        seed=seed,
+        "CnnPolicy", VecFrameStack(env, 4), tensorboard_log=logdir, seed=seed, **ATARI_PPO_HP
     )
 
 

@@ -524,6 +524,63 @@ def init_scales(root: Path) -> Output:
     return Output(blocks={"init-scales/reading": sentence})
 
 
+_SCORE_LINE = re.compile(
+    r"^(?P<case>[a-z0-9-]+)\s+(?P<seed>\d+)\s+(?P<sb3>[\d.]+) (?:pass|FAIL)\s+"
+    r"(?P<wnrl>[\d.]+) (?:pass|FAIL)",
+    re.M,
+)
+
+
+def _learning_test_scores(text: str) -> dict[str, list[tuple[float, float]]]:
+    """``scripts/sb3_learning_tests.py``'s output: per case, (SB3's class, wnrl's) per seed."""
+    scores: dict[str, list[tuple[float, float]]] = {}
+    for m in _SCORE_LINE.finditer(text):
+        scores.setdefault(m["case"], []).append((float(m["sb3"]), float(m["wnrl"])))
+    return scores
+
+
+def _passes(case: str, score: float) -> bool:
+    return score > 0.9 if "her" in case else score >= 90.0
+
+
+def sb3_learning_tests(root: Path) -> Output:
+    """Pass counts and means of SB3's learning tests with SB3's and wnrl's classes, and the HER
+    ablations, computed from the script's committed outputs."""
+    folder = root / RESULTS / "sb3-learning-tests"
+    scores = _learning_test_scores((folder / "output.txt").read_text())
+    lines = [
+        "| case | seeds | mean: SB3's class | wnrl's | passes: SB3's | wnrl's | wnrl's lower |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for case, pairs in scores.items():
+        sb3 = [a for a, _ in pairs]
+        ours = [b for _, b in pairs]
+        lines.append(
+            f"| {case} | {len(pairs)} | {sum(sb3) / len(sb3):.2f} | {sum(ours) / len(ours):.2f} | "
+            f"{sum(_passes(case, x) for x in sb3)} | {sum(_passes(case, x) for x in ours)} | "
+            f"{sum(b < a for a, b in pairs)} |"
+        )
+    her = ["| wnrl's policy kwargs | mean success: SB3's class | wnrl's |", "|---|---:|---:|"]
+    for name in ("her-ablations.txt", "projection.txt"):
+        text = (folder / name).read_text()
+        sections = re.split(r"^(?=SB3's learning tests)", text, flags=re.M)
+        for section in sections:
+            setting = re.search(r"^wnrl's (?:policy_kwargs added: (.*)|defaults)$", section, re.M)
+            pairs = _learning_test_scores(section).get("dqn-her-bitflip")
+            if setting is None or not pairs:
+                continue
+            label = setting[1] or "(defaults)"
+            sb3 = sum(a for a, _ in pairs) / len(pairs)
+            ours = sum(b for _, b in pairs) / len(pairs)
+            her.append(f"| {label} | {sb3:.2f} | {ours:.2f} ({len(pairs)} seeds) |")
+    return Output(
+        blocks={
+            "sb3-learning-tests/summary": "\n".join(lines) + "\n",
+            "sb3-learning-tests/her": "\n".join(her) + "\n",
+        }
+    )
+
+
 def verbatim(root: Path) -> Output:
     """Evidence scripts' text outputs, quoted as they are: a quote cannot drift from them."""
     out = Output()
@@ -543,5 +600,6 @@ STUDIES: tuple[Callable[[Path], Output], ...] = (
     norms,
     references,
     init_scales,
+    sb3_learning_tests,
     verbatim,
 )

@@ -319,6 +319,8 @@ def _minatar_table(groups: Groups, by_score: dict[str, statistics.Statistics]) -
                 f"| all ({len(envs)} games, normalized) | {score} | {iqm[0]} | {iqm[1]} | "
                 f"{ci(found)} | {words} |"
             )
+    if len(lines) == 2:
+        return "No game has two seeds of each norm yet: no interval to report.\n"
     note = (
         "\nIQM over seeds with 95% stratified-bootstrap intervals; per game the raw score, "
         "aggregated the normalized score (the random and best references of the results "

@@ -330,3 +330,30 @@ def test_interrupted_runs_go_first_then_seed_by_seed(tmp_path: Path) -> None:
         ("CartPole-v1", "wn", 1),
         ("Acrobot-v1", "wn", 1),
     ]
+
+
+def test_runs_in_the_published_raw_data_are_not_run_again(tmp_path: Path, capsys) -> None:
+    """A study resumed on a new machine: its finished runs are in the committed raw data only."""
+    published = tmp_path / "published"
+    plan = plan_sweep(["CartPole-v1"], norms=["wn"], seeds=[0, 1], logdir=tmp_path / "s", steps=500)
+    for cell, last_step in zip(plan.cells, (500, 250), strict=True):  # seed 1 stopped early
+        run_dir = cell_dir(published, cell.env, "dqn", cell.norm, cell.seed)
+        run_dir.mkdir(parents=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(cell.config))
+        (run_dir / "evaluations.csv").write_text(f"step,mean\n250,9.0\n{last_step},10.0\n")
+    plan = plan_sweep(
+        ["CartPole-v1"], norms=["wn"], seeds=[0, 1], logdir=tmp_path / "s", steps=500,
+        published=published,
+    )  # fmt: skip
+    assert [cell.state for cell in plan.cells] == ["published", "new"]
+    with pytest.raises(ConfigError, match="different configuration .*n_timesteps"):
+        plan_sweep(["CartPole-v1"], norms=["wn"], seeds=[0], steps=900, published=published)
+    with pytest.raises(ConfigError, match="--published: no such directory"):
+        plan_sweep(["CartPole-v1"], norms=["wn"], seeds=[0], published=tmp_path / "nowhere")
+    only_published = plan_sweep(
+        ["CartPole-v1"], norms=["wn"], seeds=[0], logdir=tmp_path / "s", steps=500,
+        published=published,
+    )  # fmt: skip
+    report = run_sweep(only_published, show_progress=False)
+    assert report.exit_code == 0 and not (tmp_path / "s" / "CartPole-v1").exists()
+    assert "published" in capsys.readouterr().out

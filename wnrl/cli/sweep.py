@@ -35,6 +35,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         preset=args.preset,
         steps=args.steps,
         hp=parse_overrides(args.hp),
+        published=args.published,
         n_envs=args.n_envs,
         device=args.device,
         **run_option_values(args),
@@ -43,7 +44,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     print(
         f"sweep {sweep.logdir}: {len(sweep.envs)} env(s) x {len(sweep.norms)} norm(s) x "
         f"{len(sweep.seeds)} seed(s) = {len(sweep.cells)} runs of {sweep.agent} "
-        f"({states.count('finished')} finished before, {states.count('resume')} to resume) "
+        f"({states.count('finished')} finished before, {states.count('published')} published, "
+        f"{states.count('resume')} to resume) "
         f"on the {args.backend} backend",
         flush=True,
     )
@@ -113,6 +115,11 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--gpus-per-run", type=float, help="Ray GPUs per run, e.g. 0.25 (default: an even share)"
     )
+    parser.add_argument(
+        "--published", metavar="DIR",
+        help="a study's committed raw data (e.g. docs/results/<study>/runs): cells whose run is "
+        "there, finished with the same configuration, are not run again (a new machine)",
+    )  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="validate and list the runs only")
     parser.set_defaults(handler=_cmd_sweep)
     return parser

@@ -24,6 +24,7 @@ from wnrl.experiment.rundir import (
     CONFIG,
     computed_settings,
     env_slug,
+    evaluation_rows,
     read_config,
     run_name,
 )
@@ -35,7 +36,9 @@ LOCK = ".sweep.lock"
 
 
 #: cell statuses that count as success
-OK_STATUSES = ("finished", "resumed", "skipped")
+OK_STATUSES = ("finished", "resumed", "skipped", "published")
+#: the state of a cell whose finished run is in the sweep's published raw data (``--published``)
+PUBLISHED = "published"
 
 
 def parse_list(text: str, what: str) -> list[str]:
@@ -151,22 +154,40 @@ class Sweep:
     options: dict[str, Any]
     cells: list[Cell]
     skipped_envs: list[str] = field(default_factory=list)  # suite envs the agent cannot act in
+    #: a study's committed raw data (config.yaml, evaluations.csv per run, the logdir's layout)
+    published: Path | None = None
 
 
-def existing_state(cell: Cell) -> str:
-    """What an earlier sweep left in the cell's directory; a ConfigError if it is another run."""
-
-    config_path = cell.run_dir / CONFIG
-    if not config_path.is_file():
-        return "new"
-    old = computed_settings(read_config(config_path))
+def _same_configuration(run_dir: Path, cell: Cell) -> None:
+    """A ConfigError if ``run_dir`` holds a run configured otherwise than ``cell``."""
+    old = computed_settings(read_config(run_dir / CONFIG))
     new = computed_settings(cell.config)
     if old != new:
         keys = sorted(key for key in set(old) | set(new) if old.get(key) != new.get(key))
         raise ConfigError(
-            f"{cell.run_dir} holds a run with a different configuration ({', '.join(keys)} "
+            f"{run_dir} holds a run with a different configuration ({', '.join(keys)} "
             "differ); use another --logdir, or the same options as before"
         )
+
+
+def published_run(cell: Cell, published: Path) -> bool:
+    """Whether ``published`` (a study's committed raw data, laid out as the logdir) holds the
+    cell's run, finished: the same configuration, evaluated at its last step."""
+    run_dir = cell_dir(published, cell.env, cell.config["agent"], cell.norm, cell.seed)
+    if not (run_dir / CONFIG).is_file():
+        return False
+    _same_configuration(run_dir, cell)
+    rows = evaluation_rows(run_dir)
+    return bool(rows) and float(rows[-1]["step"]) >= cell.config["n_timesteps"]
+
+
+def existing_state(cell: Cell, published: Path | None = None) -> str:
+    """What an earlier sweep left in the cell's directory (:data:`PUBLISHED` for a run found
+    finished in ``published`` instead, on a machine without the logdir); a ConfigError if it
+    is another run."""
+    if not (cell.run_dir / CONFIG).is_file():
+        return PUBLISHED if published is not None and published_run(cell, published) else "new"
+    _same_configuration(cell.run_dir, cell)
     return run_state(cell.run_dir, verify=False).kind  # the worker verifies before it resumes
 
 
@@ -179,13 +200,19 @@ def plan_sweep(
     preset: str | None = None,
     steps: int | None = None,
     hp: dict[str, Any] | None = None,
+    published: str | Path | None = None,
     **train_options: Any,
 ) -> Sweep:
     """Expand and validate the grid env x norm x seed (nothing is written).
 
     ``train_options`` go to :func:`wnrl.experiment.config.build_config` (``n_envs``,
     ``device``, ``ddi``, ``eval_every``, ``eval_episodes``, ``checkpoint_every``, ``backend``).
+    ``published``: a study's committed raw data; a cell whose finished run is there counts as
+    done (:func:`published_run`).
     """
+    published = Path(published) if published is not None else None
+    if published is not None and not published.is_dir():
+        raise ConfigError(f"--published: no such directory: {published}")
 
     agent = check_agent(agent)
     skipped: list[str] = []
@@ -220,7 +247,9 @@ def plan_sweep(
                 )
                 run_dir = cell_dir(logdir, config["env"], agent, config["norm"], seed)
                 cell = Cell(config["env"], config["norm"], int(seed), run_dir, config)
-                cell.state = existing_state(cell)
+                cell.state = existing_state(cell, published)
                 cells.append(cell)
     options = {"steps": steps, "hp": hp or {}, **train_options}
-    return Sweep(logdir, agent, preset, envs, list(norms), list(seeds), options, cells, skipped)
+    return Sweep(
+        logdir, agent, preset, envs, list(norms), list(seeds), options, cells, skipped, published
+    )

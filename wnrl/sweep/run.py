@@ -17,7 +17,16 @@ from wnrl.errors import ConfigError
 from wnrl.experiment.checkpoints import atomic_write_text
 from wnrl.experiment.locks import exclusive_lock
 from wnrl.sweep import EXECUTORS
-from wnrl.sweep.grid import LOCK, MANIFEST, OK_STATUSES, Cell, Sweep, existing_state, log_path
+from wnrl.sweep.grid import (
+    LOCK,
+    MANIFEST,
+    OK_STATUSES,
+    PUBLISHED,
+    Cell,
+    Sweep,
+    existing_state,
+    log_path,
+)
 from wnrl.sweep.local_executor import available_cores, cuda_devices, run_local
 from wnrl.sweep.ray_executor import ray_module, run_ray
 
@@ -152,7 +161,7 @@ def run_sweep(
     total = len(sweep.cells)
     with _sweep_lock(sweep.logdir):
         for cell in sweep.cells:  # state again, under the lock
-            cell.state = existing_state(cell)
+            cell.state = existing_state(cell, sweep.published)
         disable = None if show_progress is None else not show_progress  # None: on a terminal
         bar = tqdm(total=total, unit="run", desc="sweep", disable=disable)
         finished = 0
@@ -168,9 +177,11 @@ def run_sweep(
 
         try:
             for cell in sweep.cells:
-                if cell.state == "finished":
-                    done(cell, {"run_dir": str(cell.run_dir), "status": "skipped"})
-            todo = run_order(sweep, [cell for cell in sweep.cells if cell.state != "finished"])
+                if cell.state in ("finished", PUBLISHED):
+                    status = "skipped" if cell.state == "finished" else PUBLISHED
+                    done(cell, {"run_dir": str(cell.run_dir), "status": status})
+            todo = [cell for cell in sweep.cells if cell.state not in ("finished", PUBLISHED)]
+            todo = run_order(sweep, todo)
             write_manifest(report, backend, started)
             if todo and backend == "local":
                 device = sweep.options.get("device") or "auto"

@@ -21,11 +21,9 @@ import csv
 import time
 from pathlib import Path
 
-from wnrl.cli.options import add_run_options, run_option_values
-from wnrl.envs import canonical_env_id
+# only the run readers' imports at module level: scripts/results.py imports them, and needs
+# neither SB3 nor gymnasium; running the check imports the rest where it is used
 from wnrl.experiment.rundir import EVALUATIONS, PROGRESS
-from wnrl.sweep.grid import cell_dir, plan_sweep
-from wnrl.sweep.run import run_sweep
 
 GAMES = {"breakout": "BreakoutNoFrameskip-v4", "pong": "PongNoFrameskip-v4"}
 #: CleanRL's ppo_atari training return at 1M steps, read from its benchmark curves
@@ -75,6 +73,8 @@ def _cell(value: float | None) -> str:
 
 
 def report(logdir: Path, env_ids: list[str], norms: list[str], seed: int, steps: int) -> str:
+    from wnrl.sweep.grid import cell_dir
+
     marks = [mark for mark in MARKS if mark <= steps]
     header = " | ".join(f"{mark // 1000}k" for mark in marks)
     lines = [
@@ -96,6 +96,11 @@ def report(logdir: Path, env_ids: list[str], norms: list[str], seed: int, steps:
 
 
 def main() -> int:
+    from wnrl.cli.options import add_run_options, run_option_values
+    from wnrl.envs import canonical_env_id
+    from wnrl.sweep.grid import plan_sweep
+    from wnrl.sweep.run import run_sweep
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--games", default="breakout", help="comma list: breakout, pong, ...")
     parser.add_argument("--steps", type=int, default=1_000_000)

@@ -126,3 +126,35 @@ def test_fast_metrics_equal_rliables_to_the_bit() -> None:
             assert probability_of_improvement(x, y) == metrics.probability_of_improvement(x, y)
     same = rng.normal(size=(5, 2))
     assert probability_of_improvement(same, same.copy()) == 0.5
+
+
+#: run before the script: gymnasium, ale-py and SB3 look not installed (find_spec: None, import:
+#: ModuleNotFoundError), as in an environment with only the analysis dependencies
+WITHOUT_ENVS = """
+import importlib.util, runpy, sys
+BLOCKED = ("gymnasium", "ale_py", "stable_baselines3", "sb3_contrib", "minatar")
+real_find_spec = importlib.util.find_spec
+def find_spec(name, package=None):
+    return None if name.split(".")[0] in BLOCKED else real_find_spec(name, package)
+importlib.util.find_spec = find_spec
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Refuse())
+sys.argv = sys.argv[1:]
+sys.path.insert(0, sys.argv[0].rsplit("/", 1)[0])  # as `python script.py` does
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.slow
+def test_the_check_needs_neither_gymnasium_nor_sb3() -> None:
+    """The published results are read from files: the check runs where only the analysis
+    dependencies are installed."""
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_ENVS, str(SCRIPT), "--check"],
+        capture_output=True, text=True, timeout=600, cwd=tempfile.gettempdir(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "matches the committed data" in result.stdout

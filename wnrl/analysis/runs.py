@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from wnrl import envs  # its names load on first use: reading runs needs no gymnasium
 from wnrl.atari_settings import FRAME_SKIP
-from wnrl.envs.ids import is_atari
 from wnrl.envs.minatar import is_minatar_id
 from wnrl.errors import ConfigError, WnrlError
 from wnrl.experiment.rundir import (
@@ -128,7 +128,9 @@ def read_scalar(run_dir: Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _frames_per_step(env_id: str) -> int:
-    return FRAME_SKIP if is_atari(env_id) else 1
+    """The env's frames per agent step, for runs whose evaluations do not record it (the
+    evaluations' ``frames`` column is the source otherwise: no env registry needed)."""
+    return FRAME_SKIP if envs.is_atari(env_id) else 1
 
 
 def load_runs(paths: Sequence[str | Path], metric: str = "eval") -> tuple[list[Run], list[str]]:

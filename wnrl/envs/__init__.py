@@ -6,6 +6,9 @@
 * :mod:`wnrl.envs.ids`: canonical ids and suggestions for unknown ones.
 """
 
+from importlib import import_module
+from typing import Any
+
 from wnrl.atari_settings import (
     BACKENDS,
     FRAME_SKIP,
@@ -14,9 +17,22 @@ from wnrl.atari_settings import (
     NOOP_MAX,
     SCREEN_SIZE,
 )
-from wnrl.envs.ale_vector import AleVecEnv
-from wnrl.envs.factory import make_env
-from wnrl.envs.ids import canonical_env_id, is_atari
+
+#: where each of the package's names lives; loaded on first use, so that importing one of its
+#: light submodules (``wnrl.envs.minatar``: names only) does not import gymnasium and ale-py
+_LAZY = {
+    "AleVecEnv": "wnrl.envs.ale_vector",
+    "make_env": "wnrl.envs.factory",
+    "canonical_env_id": "wnrl.envs.ids",
+    "is_atari": "wnrl.envs.ids",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BACKENDS",

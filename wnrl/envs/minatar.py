@@ -9,14 +9,13 @@ kind of object; rewards are the game's own score (no clipping); sticky actions 0
 package's default, as in the MinAtar paper).
 
 Importing ``minatar`` takes about 2 s (it imports matplotlib and seaborn for its display), so the
-registration runs when a MinAtar id is first asked for, not when wnrl is imported.
+registration runs when a MinAtar id is first asked for, not when wnrl is imported. The names and
+predicates here need neither gymnasium nor ``minatar`` (the analysis of committed runs uses them).
 """
 
 from __future__ import annotations
 
 import re
-
-import gymnasium as gym
 
 #: Game name as the minatar package spells it -> its gymnasium id (minimal action set).
 MINATAR_GAMES: dict[str, str] = {
@@ -47,6 +46,8 @@ def names_minatar(env_id: str) -> bool:
 
 def register_minatar() -> None:
     """Register the MinAtar ids with gymnasium (once; ``minatar.gym.register_envs``)."""
+    import gymnasium as gym
+
     if MINATAR_GAMES["breakout"] in gym.registry:
         return
     from minatar.gym import register_envs  # ~2 s of imports: only when a MinAtar id is used

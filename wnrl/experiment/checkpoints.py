@@ -30,10 +30,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from typing import TYPE_CHECKING, Any
 
 from wnrl.errors import RunFailed, WnrlError
 from wnrl.experiment.rundir import (
@@ -45,6 +42,9 @@ from wnrl.experiment.rundir import (
     REPLAY_BUFFER,
     STATE,
 )
+
+if TYPE_CHECKING:  # SB3 is imported where a model is saved or loaded: run_state reads only files
+    from stable_baselines3.common.base_class import BaseAlgorithm
 
 
 class CheckpointWriteError(RunFailed):
@@ -111,6 +111,8 @@ def save_checkpoint(model: BaseAlgorithm, run_dir: Path, keep: int = 2) -> Path:
     half-written: the temporary directory is removed, ``latest`` still names the previous
     checkpoint).
     """
+    from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+
     root = run_dir / CHECKPOINTS
     name = f"step-{model.num_timesteps:09d}"
     try:
@@ -292,6 +294,8 @@ def load_checkpoint(
     algorithm: type[BaseAlgorithm], checkpoint: Path, env: Any, device: str, **kwargs: Any
 ) -> BaseAlgorithm:
     """The model (and replay buffer) of a checkpoint, attached to ``env``."""
+    from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+
     try:
         model = algorithm.load(checkpoint / CHECKPOINT_MODEL, env=env, device=device, **kwargs)
     except Exception as error:  # corrupt or foreign file: a user-facing error

@@ -527,22 +527,23 @@ def init_scales(root: Path) -> Output:
 
 
 _SCORE_LINE = re.compile(
-    r"^(?P<case>[a-z0-9-]+)\s+(?P<seed>\d+)\s+(?P<sb3>[\d.]+) (?:pass|FAIL)\s+"
-    r"(?P<wnrl>[\d.]+) (?:pass|FAIL)",
+    r"^(?P<case>[a-z0-9-]+)\s+(?P<seed>\d+)\s+(?P<sb3>[\d.]+) (?P<sb3_mark>pass|FAIL)\s+"
+    r"(?P<wnrl>[\d.]+) (?P<wnrl_mark>pass|FAIL)",
     re.M,
 )
+#: one seed of a case: the score and pass mark of SB3's class, then of wnrl's
+Scored = tuple[float, bool, float, bool]
 
 
-def _learning_test_scores(text: str) -> dict[str, list[tuple[float, float]]]:
-    """``scripts/sb3_learning_tests.py``'s output: per case, (SB3's class, wnrl's) per seed."""
-    scores: dict[str, list[tuple[float, float]]] = {}
+def _learning_test_scores(text: str) -> dict[str, list[Scored]]:
+    """``scripts/sb3_learning_tests.py``'s output, per case and seed, as the script judged it
+    (its pass marks are its own: read here, not restated)."""
+    scores: dict[str, list[Scored]] = {}
     for m in _SCORE_LINE.finditer(text):
-        scores.setdefault(m["case"], []).append((float(m["sb3"]), float(m["wnrl"])))
+        scored = (float(m["sb3"]), m["sb3_mark"] == "pass")
+        scored += (float(m["wnrl"]), m["wnrl_mark"] == "pass")
+        scores.setdefault(m["case"], []).append(scored)
     return scores
-
-
-def _passes(case: str, score: float) -> bool:
-    return score > 0.9 if "her" in case else score >= 90.0
 
 
 def sb3_learning_tests(root: Path) -> Output:
@@ -554,13 +555,12 @@ def sb3_learning_tests(root: Path) -> Output:
         "| case | seeds | mean: SB3's class | wnrl's | passes: SB3's | wnrl's | wnrl's lower |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for case, pairs in scores.items():
-        sb3 = [a for a, _ in pairs]
-        ours = [b for _, b in pairs]
+    for case, seeds in scores.items():
+        sb3 = sum(s[0] for s in seeds) / len(seeds)
+        ours = sum(s[2] for s in seeds) / len(seeds)
         lines.append(
-            f"| {case} | {len(pairs)} | {sum(sb3) / len(sb3):.2f} | {sum(ours) / len(ours):.2f} | "
-            f"{sum(_passes(case, x) for x in sb3)} | {sum(_passes(case, x) for x in ours)} | "
-            f"{sum(b < a for a, b in pairs)} |"
+            f"| {case} | {len(seeds)} | {sb3:.2f} | {ours:.2f} | {sum(s[1] for s in seeds)} | "
+            f"{sum(s[3] for s in seeds)} | {sum(s[2] < s[0] for s in seeds)} |"
         )
     her = ["| wnrl's policy kwargs | mean success: SB3's class | wnrl's |", "|---|---:|---:|"]
     for name in ("her-ablations.txt", "projection.txt"):
@@ -568,13 +568,13 @@ def sb3_learning_tests(root: Path) -> Output:
         sections = re.split(r"^(?=SB3's learning tests)", text, flags=re.M)
         for section in sections:
             setting = re.search(r"^wnrl's (?:policy_kwargs added: (.*)|defaults)$", section, re.M)
-            pairs = _learning_test_scores(section).get("dqn-her-bitflip")
-            if setting is None or not pairs:
+            seeds = _learning_test_scores(section).get("dqn-her-bitflip")
+            if setting is None or not seeds:
                 continue
             label = setting[1] or "(defaults)"
-            sb3 = sum(a for a, _ in pairs) / len(pairs)
-            ours = sum(b for _, b in pairs) / len(pairs)
-            her.append(f"| {label} | {sb3:.2f} | {ours:.2f} ({len(pairs)} seeds) |")
+            sb3 = sum(s[0] for s in seeds) / len(seeds)
+            ours = sum(s[2] for s in seeds) / len(seeds)
+            her.append(f"| {label} | {sb3:.2f} | {ours:.2f} ({len(seeds)} seeds) |")
     return Output(
         blocks={
             "sb3-learning-tests/summary": "\n".join(lines) + "\n",

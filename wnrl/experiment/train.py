@@ -207,7 +207,7 @@ def start_run(
     if run_dir.exists() and any(p.name != LOCK for p in run_dir.iterdir()):
         raise WnrlError(f"run directory {run_dir} already exists and is not empty")
     _create_run_dir(run_dir)
-    with _run_lock(run_dir):
+    with _run_lock(run_dir), flushing_subnormals(config["flush_subnormals"]):
         atomic_write_text(run_dir / CONFIG, yaml.safe_dump(config, sort_keys=False))
         return _train(config, run_dir, None, None, progress, extra_callbacks)
 
@@ -261,7 +261,10 @@ def resume_run(
         discard_partial_writes(run_dir)
         atomic_write_text(run_dir / CONFIG, yaml.safe_dump(config, sort_keys=False))
         dropped = truncate_evaluations(run_dir, done_steps)
-        return _train(config, run_dir, checkpoint, done_steps, progress, extra_callbacks, dropped)
+        with flushing_subnormals(config["flush_subnormals"]):
+            return _train(
+                config, run_dir, checkpoint, done_steps, progress, extra_callbacks, dropped
+            )
 
 
 def _train(
@@ -274,24 +277,8 @@ def _train(
     dropped_evaluations: int = 0,
 ) -> TrainResult:
     """Train ``config`` in ``run_dir``: from scratch, or (``resumed_from`` set) continuing the
-    run's logs from ``checkpoint`` (None: a run killed before its first checkpoint); subnormal
-    floats flushed to zero meanwhile where the run says so (:mod:`wnrl.experiment.float_mode`)."""
-    with flushing_subnormals(config["flush_subnormals"]):
-        return _train_run(
-            config, run_dir, checkpoint, resumed_from, progress, extra_callbacks,
-            dropped_evaluations,
-        )  # fmt: skip
-
-
-def _train_run(
-    config: dict[str, Any],
-    run_dir: Path,
-    checkpoint: Path | None,
-    resumed_from: int | None,
-    progress: str,
-    extra_callbacks: tuple,
-    dropped_evaluations: int,
-) -> TrainResult:
+    run's logs from ``checkpoint`` (None: a run killed before its first checkpoint). The callers
+    hold the run's lock and its float mode (:mod:`wnrl.experiment.float_mode`)."""
     device = resolve_device(config["device"])
     algorithm = ALGORITHMS[config["agent"]]
     done_steps = resumed_from or 0

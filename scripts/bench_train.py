@@ -15,7 +15,8 @@ PPO variants (8 envs, RL Zoo's Atari settings): sb3, wnrl-wn.
 MinAtar DQN variants (MinAtar Breakout, the ``minatar`` preset: one update per env step):
   sb3          DQN("MlpPolicy") with the MinAtar network as an SB3 features extractor and the
                preset's hyperparameters (``scripts/sb3_reference.py``'s job)
-  wnrl-wn      the model ``wnrl train dqn minatar-breakout`` builds (its config, its float mode)
+  wnrl-wn      the model ``wnrl train dqn minatar-breakout`` builds (its config, its float mode,
+               its compiled optimizer step: the warm-up round compiles it)
   wnrl-none    the same with ``--norm none``
 
 Each variant's time per env step is split into env (``VecEnv.step``), act (``predict``:
@@ -44,6 +45,7 @@ from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from wnrl.envs import make_env
+from wnrl.experiment.compiled_optimizer import compile_optimizers
 from wnrl.experiment.config import build_config
 from wnrl.experiment.float_mode import flushing_subnormals
 from wnrl.experiment.train import make_model
@@ -101,6 +103,7 @@ def minatar_variants(device: str) -> dict[str, Callable[[], BaseAlgorithm]]:
             config = build_config("dqn", MINATAR_ENV, norm=norm, seed=0, device=device)
             model = make_model(config, make_env(config["env"], n_envs=1, seed=0), device)
             model.flush_subnormals = config["flush_subnormals"]  # the run's float mode
+            compile_optimizers(model, config)  # as the run would (the preset's 5M steps: auto)
             return model
 
         return make

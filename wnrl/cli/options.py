@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from wnrl.atari_settings import BACKENDS
-from wnrl.names import DDI_HEADS
+from wnrl.names import COMPILE_CHOICES, COMPILE_MIN_STEPS, DDI_HEADS
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +37,11 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         help="flush subnormal floats to zero while training (default: on; faster on x86 CPUs, "
         "changes values below 1.2e-38 only)",
     )  # fmt: skip
+    parser.add_argument(
+        "--compile-optimizer", choices=COMPILE_CHOICES, default=COMPILE_CHOICES[0],
+        help="torch.compile the optimizer step: auto (default: in CPU runs of at least "
+        f"{COMPILE_MIN_STEPS:,} steps with a constant learning rate), on, off",
+    )  # fmt: skip
 
 
 def run_option_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -49,4 +54,5 @@ def run_option_values(args: argparse.Namespace) -> dict[str, Any]:
         "checkpoint_every": args.checkpoint_every,
         "backend": args.env_backend,
         "flush_subnormals": args.flush_subnormals,
+        "compile_optimizer": args.compile_optimizer,
     }

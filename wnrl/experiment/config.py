@@ -19,6 +19,7 @@ import torch
 from wnrl import __version__
 from wnrl.envs.ids import canonical_env_id, is_atari
 from wnrl.errors import ConfigError, WnrlError
+from wnrl.experiment.compiled_optimizer import require_cpp_compiler
 from wnrl.experiment.presets import (
     ACTION_SPACES,
     apply_norm_overrides,
@@ -30,7 +31,7 @@ from wnrl.experiment.presets import (
     select_preset,
 )
 from wnrl.experiment.rundir import CONFIG, env_slug, read_config, run_name
-from wnrl.names import DDI_HEADS, WEIGHT_NORM_LOG_EVERY
+from wnrl.names import COMPILE_CHOICES, DDI_HEADS, WEIGHT_NORM_LOG_EVERY
 from wnrl.nn.norms import check_norm, uses_weight_norm
 
 
@@ -110,6 +111,7 @@ def build_config(
     checkpoint_every: int | None = None,
     backend: str = "auto",
     flush_subnormals: bool = True,
+    compile_optimizer: str = COMPILE_CHOICES[0],
 ) -> dict[str, Any]:
     """The fully resolved configuration of a run (plain YAML data), validated."""
     agent = check_agent(agent)
@@ -117,6 +119,8 @@ def build_config(
         norm = check_norm(norm)
     except ValueError as error:
         raise ConfigError(str(error)) from error
+    if compile_optimizer == "on":
+        require_cpp_compiler()
     env_id = canonical_env_id(env)
     action_space = action_space_name(env_id)
     if action_space not in ACTION_SPACES[agent]:
@@ -164,6 +168,7 @@ def build_config(
         "ddi_heads": _choice("--ddi-heads", ddi_heads, DDI_HEADS),
         "weight_norm_log_every": WEIGHT_NORM_LOG_EVERY,
         "flush_subnormals": bool(flush_subnormals),
+        "compile_optimizer": _choice("--compile-optimizer", compile_optimizer, COMPILE_CHOICES),
         "eval": {
             "every": int(evaluation.get("every", 0)),
             "episodes": positive_int("--eval-episodes", int(evaluation.get("episodes", 10))),

@@ -29,9 +29,13 @@ CHECKPOINT_MODEL = "model.zip"  # <checkpoint>/model.zip
 REPLAY_BUFFER = "replay_buffer.pkl"  # <checkpoint>/replay_buffer.pkl (off-policy agents)
 STATE = "state.json"  # <checkpoint>/state.json: step count and file digests, written last
 #: settings of config.yaml that do not change what a run computes
-NOT_COMPUTED = ("wnrl_version", "logdir", "device")
+NOT_COMPUTED = ("wnrl_version", "logdir", "device", "compile_optimizer")
 #: settings config.yaml gained after a release, with the value that runs written before behaved as
-ADDED_SETTINGS: dict[str, Any] = {"ddi_heads": "scale", "flush_subnormals": False}
+ADDED_SETTINGS: dict[str, Any] = {
+    "ddi_heads": "scale",
+    "flush_subnormals": False,
+    "compile_optimizer": "off",
+}
 
 
 def env_slug(env_id: str) -> str:

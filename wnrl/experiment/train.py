@@ -46,6 +46,7 @@ from wnrl.experiment.checkpoints import (
     load_checkpoint,
     save_checkpoint,
 )
+from wnrl.experiment.compiled_optimizer import compile_optimizers
 from wnrl.experiment.config import (
     action_space_name,
     positive_int,
@@ -298,6 +299,9 @@ def _train(
             model = load_checkpoint(algorithm, checkpoint, env, device)
         else:
             model = make_model(config, env, device)
+        compiling = compile_optimizers(model, config)
+        if compiling is not None:
+            print(compiling, flush=True)
         logger, dropped_rows = run_logger(run_dir, resumed_from)
         if resumed_from is not None:
             print(

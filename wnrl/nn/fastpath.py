@@ -1,6 +1,6 @@
 """Speed settings that leave the computed function unchanged.
 
-Two levers (their measured effect is in docs/performance.md):
+Three levers (their measured effect is in docs/performance.md):
 
 * **Channels-last convolution inputs.** oneDNN (the CPU) runs convolutions fastest on NHWC
   tensors, but SB3 hands its CNNs NCHW observations, so every convolution pays for a layout
@@ -12,6 +12,12 @@ Two levers (their measured effect is in docs/performance.md):
   the fused kernel makes one pass over each tensor. :func:`fast_optimizer_kwargs` picks
   ``fused=True`` where the optimizer has a fused kernel, else ``foreach=True``, unless the
   caller chose.
+* **A compiled optimizer step.** Optimizers without a fused CPU kernel (RMSprop, Adamax...)
+  run several passes over every tensor per step, each a separate kernel;
+  :func:`compile_optimizer_step` has ``torch.compile`` (inductor) turn one optimizer's step
+  into fused loops. It pays only in long runs: the first step compiles for seconds, and a
+  learning rate that changes between steps makes it compile again (the caller decides:
+  :mod:`wnrl.experiment.compiled_optimizer` for wnrl's runs).
 
 Imports torch only, like :mod:`wnrl.layers`.
 """
@@ -32,6 +38,8 @@ __all__ = [
     "CONV_TYPES",
     "CHANNELS_LAST_DEVICES",
     "FUSED_BY_DEFAULT",
+    "compile_optimizer_step",
+    "has_compiled_step",
 ]
 
 #: The 2-D convolutions whose inputs :func:`use_channels_last` converts.
@@ -107,3 +115,30 @@ def fast_optimizer_kwargs(
     elif "foreach" in accepted:
         kwargs["foreach"] = True
     return kwargs
+
+
+#: Marks an optimizer instance whose ``step`` :func:`compile_optimizer_step` compiled.
+_COMPILED_STEP = "_wnrl_compiled_step"
+
+
+def has_compiled_step(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether :func:`compile_optimizer_step` compiled this optimizer instance's step."""
+    return bool(optimizer.__dict__.get(_COMPILED_STEP))
+
+
+def compile_optimizer_step(optimizer: torch.optim.Optimizer) -> bool:
+    """Make this optimizer instance's ``step`` a ``torch.compile`` d one; idempotent (False if
+    it already was).
+
+    The update rule is the optimizer's own, traced by dynamo (its step hooks and version bumps
+    included), so parameters move as the eager step moves them, to float rounding. Only this
+    instance changes (an attribute that shadows the class's method; its ``state_dict`` and
+    pickled state are unchanged). The first call compiles (seconds to tens of seconds; inductor
+    needs a C++ compiler on the CPU), and a changed learning rate or other hyperparameter
+    compiles again: use it for long runs at a constant learning rate.
+    """
+    if has_compiled_step(optimizer):
+        return False
+    optimizer.step = torch.compile(optimizer.step)  # type: ignore[method-assign]
+    optimizer.__dict__[_COMPILED_STEP] = True
+    return True

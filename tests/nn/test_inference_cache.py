@@ -32,6 +32,21 @@ def test_cache_is_reused_when_nothing_changed() -> None:
     assert layer.weight.requires_grad
 
 
+def test_the_weight_and_the_act_path_s_scale_never_stand_in_for_each_other(linear_form: str) -> None:
+    """Acting reads the cached per-unit scale g/||v||, ``weight`` the cached weight: one slot
+    holds either, keyed on which it holds, so reading one never returns the other."""
+    layer = WeightNormLinear(6, 4)
+    enable_inference_cache(layer)
+    x = torch.randn(3, 6)
+    expected = x @ explicit_weight(layer.v, layer.g).detach().t() + layer.bias.detach()
+    with torch.no_grad():
+        for _ in range(2):
+            weight = layer.weight
+            assert weight.shape == (4, 6)
+            torch.testing.assert_close(layer(x), expected)  # not computed with a weight as scale
+            torch.testing.assert_close(layer.weight, explicit_weight(layer.v, layer.g))
+
+
 def _every_torch_optimizer() -> list[tuple[type[torch.optim.Optimizer], dict]]:
     """Every optimizer class torch.optim exports, with each implementation it accepts."""
     import inspect

@@ -54,13 +54,14 @@ class _WeightNormMixin:
         self.g = _parameter(unit_norms(weight.detach(), eps))
         self.bias = _parameter(bias) if bias is not None else None
         self.cache_inference = False
-        self._cache: tuple[Tensor, Tensor, tuple[int, ...], Tensor] | None = None
+        self._cache: tuple[Tensor, Tensor, tuple[Any, ...], Tensor] | None = None
 
     def _cached(self, compute: Callable[[Tensor, Tensor, float], Tensor]) -> Tensor:
         """``compute(v, g, eps)`` without autograd, reused while ``v`` and ``g`` are unchanged.
 
         Only with :attr:`cache_inference` on (:func:`enable_inference_cache`). The cached value
-        is keyed on the identity, version counter and storage address of ``v`` and ``g``, so
+        is keyed on what was computed and on the identity, version counter and storage address
+        of ``v`` and ``g``, so
         every write that torch records is seen: optimizer steps (fused kernels through
         :func:`track_optimizer_writes`), ``load_state_dict``, in-place ops under
         ``torch.no_grad()``, ``.data =`` assignment and device or dtype moves. Not seen: in-place
@@ -71,7 +72,7 @@ class _WeightNormMixin:
         v, g = self._parameters["v"], self._parameters["g"]
         if not self.cache_inference or torch.compiler.is_compiling():
             return compute(v, g, self.eps)
-        key = (v._version, g._version, v.data_ptr(), g.data_ptr())
+        key = (compute, v._version, g._version, v.data_ptr(), g.data_ptr())
         entry = self._cache
         if entry is not None and entry[0] is v and entry[1] is g and entry[2] == key:
             return entry[3]
@@ -197,28 +198,27 @@ class WeightNormLinear(_WeightNormMixin, nn.Module):
         return layer
 
     def forward(self, x: Tensor) -> Tensor:
-        """Paper eq. 2 for small layers; eq. 3's cheap form for large ones.
+        """Paper eq. 2 for small layers in training; eq. 3's cheap form otherwise.
 
-        Small layers (fewer than :data:`CHEAP_FORM_MIN_WEIGHTS` weights) are bound by per-op
-        overhead: ``F.linear`` with the normalized weight (torch's fused kernel with autograd
-        on, a cached weight with it off) is fastest. Large ones (NatureCNN's 3136x512 layer)
-        are bound by memory traffic: ``y = (g/||v||) (v . x) + b`` never materializes the
-        weight, through :class:`WeightNormLinearFunction` with autograd on and a cached
-        per-unit scale ``g/||v||`` with it off.
+        Training (autograd on), small layers (fewer than :data:`CHEAP_FORM_MIN_WEIGHTS`
+        weights) are bound by per-op overhead: ``F.linear`` with the normalized weight (torch's
+        fused weight-norm kernel) is fastest. Large ones (NatureCNN's 3136x512 layer) are bound
+        by memory traffic: ``y = (g/||v||) (v . x) + b`` never materializes the weight, through
+        :class:`WeightNormLinearFunction`. Without autograd (acting, target networks) every
+        layer uses the cheap form with the per-unit scale ``g/||v||``, cached when the inference
+        cache is on: one pass over ``v`` for its norms instead of two for a weight to multiply by.
         """
-        if self.v.numel() < CHEAP_FORM_MIN_WEIGHTS:
+        if not torch.is_grad_enabled():
+            scale = self._cached(unit_scale)
+            out = F.linear(x, self.v)
+            return torch.addcmul(self.bias, out, scale) if self.bias is not None else out * scale
+        if self.v.numel() < CHEAP_FORM_MIN_WEIGHTS or torch.compiler.is_compiling():
             return F.linear(x, self.weight, self.bias)
-        if torch.is_grad_enabled():
-            if torch.compiler.is_compiling():
-                return F.linear(x, normalized_weight(self.v, self.g, self.eps), self.bias)
-            # norms computed here, never taken from the act-path cache: a write the cache cannot
-            # see would then cost a stale action, never a wrong gradient
-            with torch.no_grad():
-                norms = unit_norms(self.v, self.eps)
-            return WeightNormLinearFunction.apply(x, self.v, self.g, self.bias, norms)
-        scale = self._cached(unit_scale)
-        out = F.linear(x, self.v)
-        return torch.addcmul(self.bias, out, scale) if self.bias is not None else out * scale
+        # norms computed here, never taken from the act-path cache: a write the cache cannot see
+        # would then cost a stale action, never a wrong gradient
+        with torch.no_grad():
+            norms = unit_norms(self.v, self.eps)
+        return WeightNormLinearFunction.apply(x, self.v, self.g, self.bias, norms)
 
     def extra_repr(self) -> str:
         return (

@@ -18,6 +18,7 @@ MinAtar DQN variants (MinAtar Breakout, the ``minatar`` preset: one update per e
   wnrl-wn      the model ``wnrl train dqn minatar-breakout`` builds (its config, its float mode,
                its compiled optimizer step: the warm-up round compiles it)
   wnrl-none    the same with ``--norm none``
+  wnrl-wn-eager  wnrl-wn with ``--compile-optimizer off`` (what the compiled step gains)
 
 Each variant's time per env step is split into env (``VecEnv.step``), act (``predict``:
 epsilon-greedy and the policy's forward), replay (``add`` and ``sample``), train (the gradient
@@ -98,9 +99,12 @@ def ppo_variants(env_id: str, device: str) -> dict[str, Callable[[], BaseAlgorit
 
 
 def minatar_variants(device: str) -> dict[str, Callable[[], BaseAlgorithm]]:
-    def wnrl(norm: str) -> Callable[[], BaseAlgorithm]:
+    def wnrl(norm: str, compile_optimizer: str = "auto") -> Callable[[], BaseAlgorithm]:
         def make() -> BaseAlgorithm:
-            config = build_config("dqn", MINATAR_ENV, norm=norm, seed=0, device=device)
+            config = build_config(
+                "dqn", MINATAR_ENV, norm=norm, seed=0, device=device,
+                compile_optimizer=compile_optimizer,
+            )  # fmt: skip
             model = make_model(config, make_env(config["env"], n_envs=1, seed=0), device)
             model.flush_subnormals = config["flush_subnormals"]  # the run's float mode
             compile_optimizers(model, config)  # as the run would (the preset's 5M steps: auto)
@@ -111,7 +115,12 @@ def minatar_variants(device: str) -> dict[str, Callable[[], BaseAlgorithm]]:
     def sb3() -> BaseAlgorithm:  # the preset's 5M steps: epsilon over the first 2%
         return sb3_reference.minatar_dqn(steps=5_000_000, seed=0, logdir=None)
 
-    return {"sb3": sb3, "wnrl-wn": wnrl("wn"), "wnrl-none": wnrl("none")}
+    return {
+        "sb3": sb3,
+        "wnrl-wn": wnrl("wn"),
+        "wnrl-none": wnrl("none"),
+        "wnrl-wn-eager": wnrl("wn", compile_optimizer="off"),
+    }
 
 
 class Breakdown:
@@ -230,6 +239,7 @@ def main() -> None:
             [
                 ("wnrl-wn", "sb3", "wnrl (WN) vs SB3, same network [goal >= 2.0]"),
                 ("wnrl-wn", "wnrl-none", "price of weight norm [goal >= 0.97]"),
+                ("wnrl-wn", "wnrl-wn-eager", "the compiled optimizer step"),
             ],
         )
     if args.algo in ("dqn", "all"):

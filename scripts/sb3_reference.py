@@ -101,7 +101,15 @@ ATARI_PPO_HP = dict(
 )
 
 
+def _register_atari() -> None:
+    """gymnasium 1.x finds the ALE/ ids once ale-py registers them (as an SB3 user writes it)."""
+    import ale_py
+
+    gym.register_envs(ale_py)
+
+
 def atari_dqn(steps: int, seed: int, logdir: str) -> DQN:
+    _register_atari()
     env = make_atari_env(
         "ALE/Breakout-v5",
         n_envs=1,
@@ -115,6 +123,7 @@ def atari_dqn(steps: int, seed: int, logdir: str) -> DQN:
 
 
 def atari_ppo(steps: int, seed: int, logdir: str) -> PPO:
+    _register_atari()
     env = make_atari_env("ALE/Breakout-v5", n_envs=8, seed=seed, env_kwargs={"frameskip": 1})
     return PPO(
         "CnnPolicy", VecFrameStack(env, 4), tensorboard_log=logdir, seed=seed, **ATARI_PPO_HP

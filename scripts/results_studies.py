@@ -583,6 +583,41 @@ def sb3_learning_tests(root: Path) -> Output:
     )
 
 
+#: the whole-process benchmark outputs the performance summary reads, in its order
+PERFORMANCE_RUNS = ("minatar-dqn-10k", "minatar-dqn-40k-1-thread", "atari-dqn-6k", "atari-ppo-16k")
+_HEADER = re.compile(r"^(?P<workload>[\w-]+): (?P<steps>[\d,]+) steps, (?P<rounds>\d+) rounds")
+_RATIO = re.compile(
+    r"^  wnrl-wn vs (?P<reference>[\w-]+): (?P<ratio>[\d.]+x) \(rounds (?P<spread>[\d.]+\.\.[\d.]+)"
+    r"(?:; goal >= (?P<goal>[\d.]+))?\)$"
+)
+
+
+def performance(root: Path) -> Output:
+    """The whole-process ratios of ``scripts/bench_process.py``'s committed outputs as one
+    table: wnrl with weight norm against the SB3 script, and against ``none``, with the goals."""
+    rows = [
+        "| workload | steps | compiled step | wnrl (wn) vs SB3 | goal | wn vs none | goal |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in PERFORMANCE_RUNS:
+        lines = (root / RESULTS / "performance" / f"{name}.txt").read_text().splitlines()
+        header = _HEADER.match(lines[1])
+        ratios = {m["reference"]: m for m in map(_RATIO.match, lines) if m is not None}
+        if header is None or not {"sb3", "wnrl-none"} <= set(ratios):
+            raise ValueError(f"{name}.txt is not a bench_process.py output")
+        compiled = "on" if "--compile-optimizer=on" in lines[0] else "off"
+        cells = [
+            f"{ratios[ref]['ratio']} ({ratios[ref]['spread']})|>= {ratios[ref]['goal']}x"
+            for ref in ("sb3", "wnrl-none")
+        ]
+        rows.append(
+            f"| {header['workload']} | {header['steps']} | {compiled} | "
+            + " | ".join(cell.replace("|", " | ") for cell in cells)
+            + " |"
+        )
+    return Output(blocks={"performance/summary": "\n".join(rows) + "\n"})
+
+
 def verbatim(root: Path) -> Output:
     """Evidence scripts' text outputs, quoted as they are: a quote cannot drift from them."""
     out = Output()
@@ -603,5 +638,6 @@ STUDIES: tuple[Callable[[Path], Output], ...] = (
     references,
     init_scales,
     sb3_learning_tests,
+    performance,
     verbatim,
 )

@@ -42,7 +42,7 @@ from wnrl.analysis import statistics
 from wnrl.analysis.compare import compare
 from wnrl.experiment.config import build_config
 from wnrl.experiment.presets import parse_overrides
-from wnrl.names import DDI_HEADS
+from wnrl.names import DDI_HEADS, REFUSED_NORMS, norm_refusal
 from wnrl.sweep.grid import plan_sweep
 from wnrl.sweep.run import run_sweep
 
@@ -85,6 +85,7 @@ def identity_statistics(
         for algo in ("ppo", "a2c")
         for env in IDENTITY_ENVS
         for norm in norms
+        if norm not in REFUSED_NORMS.get(algo, ())
         for seed in range(seeds)
     ]
     scores: dict[tuple[str, str, str], list[float]] = {}
@@ -149,10 +150,13 @@ def main() -> None:
     agents = [agent for agent in args.agents.split(",") if agent]
     for agent in agents:
         envs, steps, hp = BUDGETS[agent]
+        refused = [norm for norm in norms if norm in REFUSED_NORMS.get(agent, ())]
+        if refused:
+            print(f"{agent}: skipping {norm_refusal((agent,), refused[0])}")
         sweep = plan_sweep(
             envs,
             agent=agent,
-            norms=norms,
+            norms=[norm for norm in norms if norm not in refused],
             seeds=seeds,
             logdir=Path(args.logdir) / agent,
             steps=steps,

@@ -22,6 +22,14 @@ from stable_baselines3.common.evaluation import evaluate_policy
 
 from wnrl.policies import WNActorCriticPolicy
 
+
+class ProbedPolicy(WNActorCriticPolicy):
+    """PPO's wnrl policy without the refusal of wn+mobn (wnrl.names.REFUSED_NORMS): the probe
+    studies the refused combination."""
+
+    refuse_norms = False
+
+
 #: RL Zoo's CartPole PPO (agents/ppo.yaml `classic`), constant rates for a plain probe
 SETTINGS = dict(
     n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0,
@@ -58,9 +66,7 @@ def main() -> int:
     print(f"{'norm':<8} {'step':>7} {'ratio':>7} {'clipped':>8} {'eval':>7}")
     for norm in args.norms.split(","):
         env = make_vec_env("CartPole-v1", n_envs=8, seed=args.seed)
-        model = PPO(
-            WNActorCriticPolicy, env, seed=args.seed, policy_kwargs={"norm": norm}, **SETTINGS
-        )
+        model = PPO(ProbedPolicy, env, seed=args.seed, policy_kwargs={"norm": norm}, **SETTINGS)
         while model.num_timesteps < args.steps:
             model.learn(args.every, reset_num_timesteps=False)
             ratio, clipped = mode_ratio(model)

@@ -26,7 +26,7 @@ from wnrl.analysis.reporting import SCORE_NAMES, chance_note, ci, excludes_even,
 from wnrl.analysis.runs import Run, load_runs, read_evaluations
 from wnrl.analysis.tables import csv_table, group_runs, markdown_table, summarize
 from wnrl.experiment.rundir import read_config
-from wnrl.names import AGENTS, BASELINE, NORMS
+from wnrl.names import AGENTS, BASELINE, NORMS, REFUSED_NORMS
 from wnrl.nn.norms import NORM_DESCRIPTIONS
 
 RESULTS = Path("docs/results")
@@ -501,8 +501,11 @@ def references(root: Path) -> Output:
 
 def norms(root: Path) -> Output:
     """The norms table, from the one list of norms and their descriptions."""
-    lines = ["| norm | what it is |", "|---|---|"]
-    lines += [f"| `{norm}` | {NORM_DESCRIPTIONS[norm]} |" for norm in NORMS]
+    lines = ["| norm | what it is | agents |", "|---|---|---|"]
+    for norm in NORMS:
+        takers = [agent for agent in AGENTS if norm not in REFUSED_NORMS.get(agent, ())]
+        agents = "all" if len(takers) == len(AGENTS) else ", ".join(takers)
+        lines.append(f"| `{norm}` | {NORM_DESCRIPTIONS[norm]} | {agents} |")
     return Output(blocks={"norms/table": "\n".join(lines) + "\n"})
 
 

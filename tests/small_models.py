@@ -7,6 +7,7 @@ from sb3_contrib import QRDQN
 from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from torch import nn
 
+from wnrl.names import NORMS, REFUSED_NORMS
 from wnrl.policies import WN_POLICIES
 
 DISCRETE = {"dqn": DQN, "qrdqn": QRDQN, "ppo": PPO, "a2c": A2C}
@@ -50,3 +51,11 @@ def optimizers_of(policy: nn.Module) -> list[torch.optim.Optimizer]:
     """Every distinct optimizer a policy or its networks hold (SAC/TD3: actor and critic)."""
     found = {id(m.optimizer): m.optimizer for m in policy.modules() if hasattr(m, "optimizer")}
     return list(found.values())
+
+
+def offered(algos) -> list[tuple[str, str]]:
+    """Every (agent, norm) pair of ``algos`` x NORMS that the agent takes (not in
+    :data:`wnrl.names.REFUSED_NORMS`): a test's parametrization over algorithms and norms."""
+    return [
+        (algo, norm) for algo in algos for norm in NORMS if norm not in REFUSED_NORMS.get(algo, ())
+    ]

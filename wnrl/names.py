@@ -4,6 +4,8 @@
 * :data:`AGENTS`: the algorithms wnrl trains (``wnrl train AGENT``);
 * :data:`NORMS`: the normalizers (``--norm``, ``policy_kwargs=dict(norm=...)``), with
   :data:`BASELINE` the one every comparison is made against;
+* :data:`REFUSED_NORMS`: the norms an agent does not take, and why (:func:`norm_refusal`);
+* :data:`FAMILY_AGENTS`: the agents each family of wnrl policy classes serves;
 * :data:`DDI_HEADS`: what the data-dependent init does to the plain output heads;
 * :data:`WEIGHT_NORM_LOG_EVERY`: the default interval of the weight-norm diagnostics;
 * :data:`COMPILE_CHOICES`, :data:`COMPILE_MIN_STEPS`: when a run compiles its optimizer step
@@ -22,6 +24,37 @@ NORMS: tuple[str, ...] = ("wn", "wn+mobn", "wn+proj", "none", "ln", "bn")
 BASELINE = "none"
 #: the order of tables and figures: the baseline first
 NORM_ORDER: tuple[str, ...] = (BASELINE, *(norm for norm in NORMS if norm != BASELINE))
+
+#: the agents each family of wnrl policy classes serves (the classes' ``_wnrl_family``)
+FAMILY_AGENTS: dict[str, tuple[str, ...]] = {
+    "dqn": ("dqn",),
+    "qrdqn": ("qrdqn",),
+    "actor_critic": ("ppo", "a2c"),
+    "sac": ("sac",),
+    "td3": ("td3",),
+}
+
+#: why each refused norm is refused: the measurement that ruled it out, and where it is published
+_REFUSAL_REASONS: dict[str, str] = {
+    "wn+mobn": (
+        "it learned worse than none by every score of wnrl's learning check (5 seeds, "
+        "classic control: docs/results.md, 'Mean-only batch norm'); dqn and qrdqn take it"
+    ),
+}
+#: agent -> the norms it refuses: ``wnrl train``, ``wnrl sweep`` and the policy constructors
+#: give a one-line error with the reason instead of an agent that does not learn
+REFUSED_NORMS: dict[str, frozenset[str]] = {
+    agent: frozenset({"wn+mobn"}) for agent in ("ppo", "a2c", "sac", "td3")
+}
+
+
+def norm_refusal(agents: tuple[str, ...], norm: str) -> str | None:
+    """The one-line error for ``norm`` if one of ``agents`` refuses it, else None."""
+    refusing = [agent for agent in agents if norm in REFUSED_NORMS.get(agent, ())]
+    if not refusing:
+        return None
+    return f"norm {norm!r} is not offered for {'/'.join(refusing)}: {_REFUSAL_REASONS[norm]}"
+
 
 #: the data-dependent init rescales the plain output heads to their role's scale, or keeps
 #: SB3's init of them; the first is the default

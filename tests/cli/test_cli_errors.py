@@ -64,6 +64,11 @@ BAD_INPUTS = [
     (["train", "dqn", "CartPole-v1", "--hp", "learning_rate=abc"], "learning_rate must be"),
     (["train", "dqn", "CartPole-v1", "--hp", "learning_rate"], "--hp expects key=value"),
     (["train", "dqn", "CartPole-v1", "--norm", "weight"], "unknown norm 'weight'"),
+    (["train", "sac", "Pendulum-v1", "--norm", "wn+mobn"], "'wn+mobn' is not offered for sac"),
+    (
+        ["sweep", "CartPole-v1", "--agent", "ppo", "--norm", "none,wn+mobn", "--dry-run"],
+        "'wn+mobn' is not offered for ppo",
+    ),
     (
         ["train", "dqn", "CartPole-v1", "--hp", "policy_kwargs.channels_last=maybe"],
         "channels_last must be true or false, got 'maybe'",

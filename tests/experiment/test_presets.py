@@ -49,7 +49,7 @@ def test_on_policy_presets_train_weight_norm_without_the_init(agent: str) -> Non
     env = {"ppo": "CartPole-v1", "a2c": "CartPole-v1"}[agent]
     assert build_config(agent, env, norm="wn")["ddi"] is False
     assert build_config(agent, env, norm="wn", ddi=True)["ddi"] is True
-    assert build_config(agent, "Pendulum-v1", norm="wn+mobn")["ddi"] is False
+    assert build_config(agent, "Pendulum-v1", norm="wn+proj")["ddi"] is False
     assert all(preset.get("ddi") is False for preset in agent_presets(agent).values())
 
 

@@ -32,7 +32,9 @@ def test_cache_is_reused_when_nothing_changed() -> None:
     assert layer.weight.requires_grad
 
 
-def test_the_weight_and_the_act_path_s_scale_never_stand_in_for_each_other(linear_form: str) -> None:
+def test_the_weight_and_the_act_path_s_scale_never_stand_in_for_each_other(
+    linear_form: str,
+) -> None:
     """Acting reads the cached per-unit scale g/||v||, ``weight`` the cached weight: one slot
     holds either, keyed on which it holds, so reading one never returns the other."""
     layer = WeightNormLinear(6, 4)

@@ -74,15 +74,15 @@ SPECS = [
     Spec("sac", SAC, WNSACPolicy, "Pendulum-v1", OFF_POLICY),
     Spec("td3", TD3, WNTD3Policy, "Pendulum-v1", OFF_POLICY, {"activation_fn": nn.Tanh}),
     Spec("dqn_bn", DQN, WNDQNPolicy, "CartPole-v1", OFF_POLICY, {"norm": "bn"}),
+    Spec("dqn_wn_mobn", DQN, WNDQNPolicy, "CartPole-v1", OFF_POLICY, {"norm": "wn+mobn"}),
     Spec(
-        "ppo_wn_mobn",
-        PPO,
-        WNActorCriticPolicy,
+        "qrdqn_wn_mobn",
+        QRDQN,
+        WNQRDQNPolicy,
         "CartPole-v1",
-        dict(n_steps=64, batch_size=32, n_epochs=2, seed=0),
-        {"norm": "wn+mobn"},
+        OFF_POLICY,
+        {"n_quantiles": 8, "norm": "wn+mobn"},
     ),
-    Spec("sac_wn_mobn", SAC, WNSACPolicy, "Pendulum-v1", OFF_POLICY, {"norm": "wn+mobn"}),
 ]
 SPEC_IDS = [spec.name for spec in SPECS]
 

@@ -9,14 +9,14 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from small_models import ALGOS, DISCRETE, SMALL, build, env_id, small_kwargs, structure
+from small_models import ALGOS, DISCRETE, SMALL, build, env_id, offered, small_kwargs, structure
 from stable_baselines3.common.envs import FakeImageEnv
 from stable_baselines3.common.torch_layers import (
     NatureCNN,
 )
 
 import wnrl  # noqa: F401  (registers the string names)
-from wnrl.policies import NORMS, WN_POLICIES
+from wnrl.policies import WN_POLICIES
 
 # --- 3. SB3's save/load of every network ----------------------------------------------------
 
@@ -33,8 +33,7 @@ NETWORKS = (
 )
 
 
-@pytest.mark.parametrize("norm", NORMS)
-@pytest.mark.parametrize("algo", list(ALGOS))
+@pytest.mark.parametrize("algo,norm", offered(ALGOS))
 def test_sb3_save_and_load_of_every_network(algo: str, norm: str, tmp_path) -> None:
     model = build(algo, norm=norm)
     policy = model.policy

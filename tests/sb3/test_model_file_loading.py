@@ -151,7 +151,7 @@ def test_sb3_policy_trusted_only(tmp_path: pathlib.Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["dqn_bn", "ppo_wn_mobn", "sac_wn_mobn"])
+@pytest.mark.parametrize("name", ["dqn_bn", "dqn_wn_mobn", "qrdqn_wn_mobn"])
 def test_norm_buffers_round_trip(saved: dict[str, Saved], name: str) -> None:
     item = saved[name]
     buffers = {k: v for k, v in item.model.policy.state_dict().items() if "running_mean" in k}

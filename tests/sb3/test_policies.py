@@ -10,6 +10,7 @@ import pytest
 import torch
 from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 from sb3_contrib import QRDQN
+from small_models import offered
 from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.envs import IdentityEnv
 from stable_baselines3.common.evaluation import evaluate_policy
@@ -22,7 +23,6 @@ from torch import nn
 from wnrl.experiment.config import build_config
 from wnrl.layers import MeanOnlyBatchNorm, WeightNormConv2d, WeightNormLinear
 from wnrl.policies import (
-    NORMS,
     WNActorCriticPolicy,
     WNDQNPolicy,
     WNQRDQNPolicy,
@@ -139,8 +139,7 @@ def check_optimizers(model) -> None:
     assert held == expected
 
 
-@pytest.mark.parametrize("norm", NORMS)
-@pytest.mark.parametrize("algo", list(ALGORITHMS))
+@pytest.mark.parametrize("algo,norm", offered(ALGORITHMS))
 def test_every_algorithm_and_norm_builds_its_networks_and_optimizers(algo: str, norm: str) -> None:
     cls, policy_cls, kind = ALGORITHMS[algo]
     kwargs = tiny_kwargs(algo, image=False)
@@ -152,8 +151,7 @@ def test_every_algorithm_and_norm_builds_its_networks_and_optimizers(algo: str, 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("norm", NORMS)
-@pytest.mark.parametrize("algo", list(ALGORITHMS))
+@pytest.mark.parametrize("algo,norm", offered(ALGORITHMS))
 def test_every_algorithm_and_norm_trains_on_vector_observations_and_updates_every_network(
     algo: str, norm: str
 ) -> None:
@@ -173,8 +171,7 @@ def test_every_algorithm_and_norm_trains_on_vector_observations_and_updates_ever
     assert all(torch.isfinite(p).all() for p in model.policy.parameters())
 
 
-@pytest.mark.parametrize("norm", NORMS)
-@pytest.mark.parametrize("algo", list(ALGORITHMS))
+@pytest.mark.parametrize("algo,norm", offered(ALGORITHMS))
 def test_every_algorithm_and_norm_builds_a_cnn_for_atari_frames(algo: str, norm: str) -> None:
     cls, policy_cls, kind = ALGORITHMS[algo]
     env = make_vec(kind, image=True)
@@ -192,8 +189,7 @@ def test_every_algorithm_and_norm_builds_a_cnn_for_atari_frames(algo: str, norm:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("norm", NORMS)
-@pytest.mark.parametrize("algo", list(ALGORITHMS))
+@pytest.mark.parametrize("algo,norm", offered(ALGORITHMS))
 def test_every_algorithm_and_norm_trains_and_acts_on_atari_frames(algo: str, norm: str) -> None:
     cls, policy_cls, kind = ALGORITHMS[algo]
     env = make_vec(kind, image=True)

@@ -31,7 +31,7 @@ from wnrl.experiment.presets import (
     select_preset,
 )
 from wnrl.experiment.rundir import CONFIG, env_slug, read_config, run_name
-from wnrl.names import COMPILE_CHOICES, DDI_HEADS, WEIGHT_NORM_LOG_EVERY
+from wnrl.names import COMPILE_CHOICES, DDI_HEADS, WEIGHT_NORM_LOG_EVERY, norm_refusal
 from wnrl.nn.norms import check_norm, uses_weight_norm
 
 
@@ -121,6 +121,9 @@ def build_config(
         raise ConfigError(str(error)) from error
     if compile_optimizer == "on":
         require_cpp_compiler()
+    refusal = norm_refusal((agent,), norm)
+    if refusal is not None:
+        raise ConfigError(refusal)
     env_id = canonical_env_id(env)
     action_space = action_space_name(env_id)
     if action_space not in ACTION_SPACES[agent]:

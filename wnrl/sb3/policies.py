@@ -15,7 +15,8 @@ WNTD3Policy           TD3                             action (policy: 0.01), Q (
 ====================  ==============================  =========================================
 
 ``policy_kwargs=dict(norm=...)`` picks the normalizer (:data:`wnrl.nn.norms.NORMS`): ``"wn"``
-(default), ``"wn+mobn"``, ``"none"``, ``"ln"``, ``"bn"``. The networks are built by SB3 exactly as
+(default), ``"wn+mobn"`` (DQN and QR-DQN only: :data:`wnrl.names.REFUSED_NORMS`), ``"none"``,
+``"ln"``, ``"bn"``. The networks are built by SB3 exactly as
 its own policies build them (same ``net_arch``, ``activation_fn``, features extractor, optimizer,
 ``ortho_init``...), then every Linear/Conv2d is rewritten by :func:`wnrl.nn.norms.apply_norm`, which
 preserves the function; so ``"none"`` is SB3's own network and every norm differs from it in the

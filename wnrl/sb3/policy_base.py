@@ -24,6 +24,8 @@ from stable_baselines3.common.torch_layers import (
 )
 from torch import nn
 
+from wnrl.errors import ConfigError
+from wnrl.names import FAMILY_AGENTS, norm_refusal
 from wnrl.nn.cache import enable_inference_cache
 from wnrl.nn.fastpath import fast_optimizer_kwargs
 from wnrl.nn.initialization import LayerInitStats, data_dependent_init
@@ -72,6 +74,13 @@ class NormalizedPolicy(HasSettings, TracksOptimizerWrites):
     #: The features extractor of this variant (SB3's MlpPolicy / CnnPolicy / MultiInputPolicy);
     #: None: chosen from the observation space (:func:`default_features_extractor`).
     default_extractor: ClassVar[type[BaseFeaturesExtractor] | None] = None
+    #: The family's agents (:data:`wnrl.names.FAMILY_AGENTS`), set by each family class.
+    _wnrl_family: ClassVar[str]
+    #: Whether the constructor refuses the norms the family's agents refuse
+    #: (:data:`wnrl.names.REFUSED_NORMS`: a one-line ConfigError naming the measurement).
+    #: Research code that studies a refused combination (``scripts/mobn_probe.py``) subclasses
+    #: with False.
+    refuse_norms: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -106,6 +115,9 @@ class NormalizedPolicy(HasSettings, TracksOptimizerWrites):
         # validated here, once; set before SB3's constructor: its _build calls the make_* hooks,
         # which hand the settings to every network
         self.settings = PolicySettings(norm, channels_last, plain_heads, gain_lr_scale)
+        refusal = norm_refusal(FAMILY_AGENTS[self._wnrl_family], self.settings.norm)
+        if refusal is not None and self.refuse_norms:
+            raise ConfigError(refusal)
         if "features_extractor_class" not in kwargs:
             kwargs["features_extractor_class"] = self._variant_extractor(observation_space) or (
                 default_features_extractor(observation_space, kwargs.get("normalize_images", True))

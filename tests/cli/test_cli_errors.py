@@ -36,6 +36,7 @@ def test_list_shows_agents_presets_norms_and_suites(capsys) -> None:
     out = capsys.readouterr().out
     for word in ("dqn", "qrdqn", "ppo", "a2c", "sac", "td3", "paper", "wn+mobn", "atari-paper"):
         assert word in out
+    assert "not for ppo, a2c, sac, td3" in out  # the agents that refuse wn+mobn
     assert main(["list", "--agent", "dqn"]) == 0
     assert "learning_starts: 100000" in capsys.readouterr().out
 

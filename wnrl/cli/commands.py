@@ -18,7 +18,7 @@ from wnrl.cli.options import add_run_options, run_option_values
 from wnrl.errors import RunFailed, WnrlError, one_line
 from wnrl.experiment.rundir import CONFIG, FINAL_MODEL, read_config
 from wnrl.experiment.stop_signals import exit_code
-from wnrl.names import AGENTS, NORMS
+from wnrl.names import AGENTS, NORMS, REFUSED_NORMS
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -131,7 +131,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
                     print(f"        {key}: {value}")
     print("norms:")
     for norm, text in NORM_DESCRIPTIONS.items():
-        print(f"  {norm:<8} {text}")
+        refusing = [agent for agent in AGENTS if norm in REFUSED_NORMS.get(agent, ())]
+        print(f"  {norm:<8} {text}" + (f" (not for {', '.join(refusing)})" if refusing else ""))
     print("env suites:")
     for name in suite_names():
         data = suite(name)

@@ -8,7 +8,7 @@
 * :data:`FAMILY_AGENTS`: the agents each family of wnrl policy classes serves;
 * :data:`DDI_HEADS`: what the data-dependent init does to the plain output heads;
 * :data:`WEIGHT_NORM_LOG_EVERY`: the default interval of the weight-norm diagnostics;
-* :data:`COMPILE_CHOICES`, :data:`COMPILE_MIN_STEPS`: when a run compiles its optimizer step
+* :data:`COMPILE_CHOICES`, :data:`COMPILE_MIN_UPDATES`: when a run compiles its optimizer step
   (:mod:`wnrl.experiment.compiled_optimizer`).
 """
 
@@ -38,7 +38,7 @@ FAMILY_AGENTS: dict[str, tuple[str, ...]] = {
 _REFUSAL_REASONS: dict[str, str] = {
     "wn+mobn": (
         "it learned worse than none by every score of wnrl's learning check (5 seeds, "
-        "classic control: docs/results.md, 'Mean-only batch norm'); dqn and qrdqn take it"
+        "classic control: docs/results.md, 'Mean-only batch norm')"
     ),
 }
 #: agent -> the norms it refuses: ``wnrl train``, ``wnrl sweep`` and the policy constructors
@@ -53,7 +53,11 @@ def norm_refusal(agents: tuple[str, ...], norm: str) -> str | None:
     refusing = [agent for agent in agents if norm in REFUSED_NORMS.get(agent, ())]
     if not refusing:
         return None
-    return f"norm {norm!r} is not offered for {'/'.join(refusing)}: {_REFUSAL_REASONS[norm]}"
+    takers = [agent for agent in AGENTS if norm not in REFUSED_NORMS.get(agent, ())]
+    return (
+        f"norm {norm!r} is not offered for {'/'.join(refusing)}: {_REFUSAL_REASONS[norm]}; "
+        f"{', '.join(takers)} take it"
+    )
 
 
 #: the data-dependent init rescales the plain output heads to their role's scale, or keeps
@@ -66,6 +70,6 @@ WEIGHT_NORM_LOG_EVERY = 1000
 #: the values of a run's ``compile_optimizer`` setting (``--compile-optimizer``); the first is
 #: the default
 COMPILE_CHOICES: tuple[str, ...] = ("auto", "on", "off")
-#: ``auto`` compiles the optimizer step of runs of at least this many env steps (a cold compile
-#: took about 20 s; the compiled step saved about 0.4 ms per MinAtar DQN update)
-COMPILE_MIN_STEPS = 100_000
+#: ``auto`` compiles the optimizer step of runs with at least this many gradient updates left
+#: (compile time against the time saved per update: docs/performance.md)
+COMPILE_MIN_UPDATES = 100_000

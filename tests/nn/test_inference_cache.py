@@ -49,6 +49,31 @@ def test_the_weight_and_the_act_path_s_scale_never_stand_in_for_each_other(
             torch.testing.assert_close(layer.weight, explicit_weight(layer.v, layer.g))
 
 
+def test_acting_takes_the_cheap_form_after_an_update_and_a_weight_when_reused() -> None:
+    """A small layer's first no-grad call after an update caches the per-unit scale (the cheap
+    form: no weight built); a second call with v and g unchanged builds the weight from it once
+    and acts with it; the outputs are the same either way."""
+    from wnrl.nn.functional import normalized_weight, unit_scale
+
+    layer = WeightNormLinear(6, 4)
+    enable_inference_cache(layer)
+    x = torch.randn(3, 6)
+    expected = x @ explicit_weight(layer.v, layer.g).detach().t() + layer.bias.detach()
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), expected)
+        assert layer._cache[2][0] is unit_scale
+        torch.testing.assert_close(layer(x), expected)
+        assert layer._cache[2][0] is normalized_weight
+        cached = layer._cache[3]
+        torch.testing.assert_close(layer(x), expected)
+        assert layer._cache[3] is cached  # reused, not rebuilt
+        torch.testing.assert_close(cached, normalized_weight(layer.v, layer.g, layer.eps))
+        layer.v.add_(0.5)  # an update: the cheap form again, with the new scale
+        expected = x @ explicit_weight(layer.v, layer.g).t() + layer.bias
+        torch.testing.assert_close(layer(x), expected)
+        assert layer._cache[2][0] is unit_scale
+
+
 def _every_torch_optimizer() -> list[tuple[type[torch.optim.Optimizer], dict]]:
     """Every optimizer class torch.optim exports, with each implementation it accepts."""
     import inspect

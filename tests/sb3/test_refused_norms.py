@@ -12,6 +12,7 @@ from wnrl.errors import ConfigError
 from wnrl.experiment.config import build_config
 from wnrl.names import FAMILY_AGENTS, NORMS, REFUSED_NORMS, norm_refusal
 from wnrl.policies import WN_POLICIES, WNActorCriticPolicy
+from wnrl.sb3.refusals import loading_saved_models
 
 REFUSED = [(agent, norm) for agent, norms in REFUSED_NORMS.items() for norm in sorted(norms)]
 
@@ -55,3 +56,21 @@ def test_agents_that_take_mean_only_batch_norm_build_it_and_research_code_may_op
 
     model = PPO(StudiedPolicy, "CartPole-v1", policy_kwargs={"norm": "wn+mobn"}, n_steps=16)
     assert model.policy.norm == "wn+mobn"
+
+
+def test_models_saved_before_the_refusal_still_load_through_wnrl(tmp_path) -> None:
+    """SB3's load rebuilds the policy through its constructor: a model saved with a norm that
+    is refused now gets the one-line error there, naming wnrl.load, which loads it."""
+    import wnrl
+
+    with loading_saved_models():  # as the model was made before the refusal
+        made = PPO("WNMlpPolicy", "CartPole-v1", policy_kwargs={"norm": "wn+mobn"}, n_steps=16)
+    path = tmp_path / "ppo_mobn.zip"
+    made.save(path)
+    with pytest.raises(ConfigError, match="loads with wnrl.load"):
+        PPO.load(path)
+    for weights_only in (False, True):
+        loaded = wnrl.load(path, weights_only=weights_only)
+        assert loaded.policy.norm == "wn+mobn"
+    with pytest.raises(ConfigError):  # the block ended: new models are refused again
+        PPO("WNMlpPolicy", "CartPole-v1", policy_kwargs={"norm": "wn+mobn"})

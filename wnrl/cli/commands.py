@@ -43,7 +43,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.resume is not None:
         if args.agent is not None or args.env is not None:
             raise WnrlError("--resume takes the agent and env from the run; give neither")
-        result = resume_run(Path(args.resume), args.steps, args.device, progress=progress)
+        result = resume_run(
+            Path(args.resume), args.steps, args.device, progress=progress,
+            compile_optimizer=args.compile_optimizer,
+        )  # fmt: skip
     else:
         if args.agent is None or args.env is None:
             raise WnrlError("train needs AGENT and ENV (or --resume RUN_DIR)")

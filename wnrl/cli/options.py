@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from wnrl.atari_settings import BACKENDS
-from wnrl.names import COMPILE_CHOICES, COMPILE_MIN_STEPS, DDI_HEADS
+from wnrl.names import COMPILE_CHOICES, COMPILE_MIN_UPDATES, DDI_HEADS
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -38,9 +38,10 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "changes values below 1.2e-38 only)",
     )  # fmt: skip
     parser.add_argument(
-        "--compile-optimizer", choices=COMPILE_CHOICES, default=COMPILE_CHOICES[0],
-        help="torch.compile the optimizer step: auto (default: in CPU runs of at least "
-        f"{COMPILE_MIN_STEPS:,} steps with a constant learning rate), on, off",
+        "--compile-optimizer", choices=COMPILE_CHOICES,
+        help="torch.compile the optimizer step: auto (default: in CPU runs with at least "
+        f"{COMPILE_MIN_UPDATES:,} updates at a constant learning rate), on, off; with "
+        "--resume, replaces the run's setting",
     )  # fmt: skip
 
 
@@ -54,5 +55,5 @@ def run_option_values(args: argparse.Namespace) -> dict[str, Any]:
         "checkpoint_every": args.checkpoint_every,
         "backend": args.env_backend,
         "flush_subnormals": args.flush_subnormals,
-        "compile_optimizer": args.compile_optimizer,
+        "compile_optimizer": args.compile_optimizer or COMPILE_CHOICES[0],
     }

@@ -42,6 +42,7 @@ from wnrl.experiment.rundir import (
     REPLAY_BUFFER,
     STATE,
 )
+from wnrl.sb3.refusals import loading_saved_models
 
 if TYPE_CHECKING:  # SB3 is imported where a model is saved or loaded: run_state reads only files
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -297,7 +298,8 @@ def load_checkpoint(
     from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
     try:
-        model = algorithm.load(checkpoint / CHECKPOINT_MODEL, env=env, device=device, **kwargs)
+        with loading_saved_models():  # a run started before a norm was refused resumes
+            model = algorithm.load(checkpoint / CHECKPOINT_MODEL, env=env, device=device, **kwargs)
     except Exception as error:  # corrupt or foreign file: a user-facing error
         raise WnrlError(f"cannot load checkpoint {checkpoint}: {error}") from error
     buffer = checkpoint / REPLAY_BUFFER

@@ -6,27 +6,34 @@ of the learning rate compiles again. ``auto`` (the default) therefore compiles o
 cannot cost more than it saves:
 
 * on the CPU (where it was measured; docs/performance.md);
-* for runs of at least :data:`COMPILE_MIN_STEPS` environment steps;
+* when the rest of the run makes at least :data:`~wnrl.names.COMPILE_MIN_UPDATES` gradient
+  updates (:func:`expected_updates`);
 * with a constant learning rate (SB3 writes the schedule's value into the optimizer before
   every update: a changing value would recompile);
 * for optimizers without a fused kernel (``fused=True`` is one kernel per step already);
-* where a C++ compiler is found (inductor builds its CPU kernels with one).
+* where torch can compile at all here: a C++ compiler, and a tiny function compiled and run
+  once (:func:`compiler_works`; inductor also needs Python's headers).
 
-``on`` compiles every optimizer of the policy (a ConfigError without a C++ compiler); ``off``
-none. The setting changes how the update is computed, not what: parameters move as with the
-eager step, to float rounding (tested against SB3's own update).
+``on`` compiles every optimizer of the policy (a ConfigError where nothing compiles; a warning
+with a learning-rate schedule: torch compiles it again for each new rate, up to its recompile
+limit of 8 per process, then runs it eagerly); ``off`` none. The setting changes how the update
+is computed, not what: parameters move as with the eager step, to float rounding (tested
+against SB3's own update).
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import os
+import random
 import shutil
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from wnrl.errors import ConfigError
-from wnrl.names import COMPILE_MIN_STEPS
+from wnrl.names import COMPILE_MIN_UPDATES
 from wnrl.nn.fastpath import compile_optimizer_step
 
 if TYPE_CHECKING:
@@ -58,6 +65,35 @@ def require_cpp_compiler() -> None:
         )
 
 
+@functools.cache
+def compiler_works(device: str) -> bool:
+    """Whether ``torch.compile`` builds and runs a tiny function on ``device`` here (once per
+    process and device): a compiler on PATH is not enough (inductor also needs Python's
+    headers on the CPU, triton on CUDA)."""
+    if device == "cpu" and cpp_compiler() is None:
+        return False
+    scale = 1.0 + random.random()  # a constant of its own: no cached build can stand in
+    try:
+        probe = torch.compile(lambda x: x * scale + 1.0, dynamic=False)
+        return bool(probe(torch.ones(4, device=device)).eq(scale + 1.0).all())
+    except Exception:  # any failure to build or run: torch.compile does not work here
+        return False
+
+
+def expected_updates(model: BaseAlgorithm, steps: int) -> int:
+    """About how many gradient updates ``model`` makes in ``steps`` more env steps (SB3's
+    ``train_freq``, ``gradient_steps`` and ``learning_starts``; PPO's epochs and minibatches)."""
+    n_envs = max(1, model.n_envs)
+    if hasattr(model, "train_freq"):  # off-policy: an update every train_freq steps per env
+        every = max(1, int(model.train_freq.frequency))
+        per_rollout = model.gradient_steps if model.gradient_steps > 0 else every * n_envs
+        waiting = max(0, model.learning_starts - model.num_timesteps)
+        return max(0, steps - waiting) // (every * n_envs) * per_rollout
+    rollout = model.n_steps * n_envs  # on-policy: epochs x minibatches per rollout
+    minibatches = math.ceil(rollout / getattr(model, "batch_size", rollout) or rollout)
+    return steps // rollout * getattr(model, "n_epochs", 1) * minibatches
+
+
 def policy_optimizers(model: BaseAlgorithm) -> list[torch.optim.Optimizer]:
     """Every optimizer of the model's policy (DQN/PPO/A2C: one; SAC/TD3: actor and critic)."""
     found: list[torch.optim.Optimizer] = []
@@ -77,12 +113,13 @@ def _auto_skips(model: BaseAlgorithm, config: dict[str, Any]) -> str | None:
     """Why ``auto`` does not compile this run's optimizers, or None if it does."""
     if model.device.type not in COMPILE_DEVICES:
         return f"device {model.device.type}"
-    if config["n_timesteps"] < COMPILE_MIN_STEPS:
-        return f"a run shorter than {COMPILE_MIN_STEPS:,} steps"
+    remaining = config["n_timesteps"] - model.num_timesteps
+    if expected_updates(model, remaining) < COMPILE_MIN_UPDATES:
+        return f"fewer than {COMPILE_MIN_UPDATES:,} updates"
     if not constant_learning_rate(model):
         return "a learning-rate schedule"
-    if cpp_compiler() is None:
-        return "no C++ compiler"
+    if not compiler_works(model.device.type):
+        return "torch.compile does not work here"
     return None
 
 
@@ -90,11 +127,16 @@ def optimizers_to_compile(
     model: BaseAlgorithm, config: dict[str, Any]
 ) -> list[torch.optim.Optimizer]:
     """The optimizers the run's ``compile_optimizer`` setting compiles (see the module doc)."""
-    choice = config.get("compile_optimizer", "off")
+    choice = config["compile_optimizer"]
     if choice == "off":
         return []
     if choice == "on":
         require_cpp_compiler()
+        if not compiler_works(model.device.type):
+            raise ConfigError(
+                f"--compile-optimizer on: torch.compile does not work on {model.device.type} "
+                "here (it failed to build a test function); use --compile-optimizer off"
+            )
         return policy_optimizers(model)
     if _auto_skips(model, config) is not None:
         return []
@@ -109,7 +151,13 @@ def compile_optimizers(model: BaseAlgorithm, config: dict[str, Any]) -> str | No
     if not chosen:
         return None
     names = ", ".join(sorted({type(optimizer).__name__ for optimizer in chosen}))
-    return (
+    note = (
         f"compiling the {names} step (torch.compile): the first update takes longer "
         "(--compile-optimizer off skips it)"
     )
+    if not constant_learning_rate(model):
+        note += (
+            "; warning: the learning rate changes every update, and each new rate compiles "
+            "again (torch stops after 8 and runs the step eagerly)"
+        )
+    return note

@@ -235,15 +235,19 @@ def resume_run(
     device: str | None = None,
     progress: str = "auto",
     extra_callbacks: tuple = (),
+    compile_optimizer: str | None = None,
 ) -> TrainResult:
     """Continue an interrupted run from its newest intact checkpoint (same directory, logs and
-    schedule). A run that cannot be resumed is left exactly as it was."""
+    schedule). A run that cannot be resumed is left exactly as it was. ``steps``, ``device``
+    and ``compile_optimizer`` replace the run's own settings when given."""
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
     if steps is not None:
         config["n_timesteps"] = positive_int("--steps", steps)
     if device is not None:
         config["device"] = device
+    if compile_optimizer is not None:
+        config["compile_optimizer"] = compile_optimizer
     resolve_device(config["device"])
     with _run_lock(run_dir):
         checkpoint = _resume_point(run_dir)

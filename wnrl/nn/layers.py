@@ -3,8 +3,9 @@
 Each stores a direction ``v`` (output axis 0), one scale ``g`` per output unit and a bias, and
 computes with ``w = g v / ||v||``. With autograd on (the train step) ``w`` is rebuilt on every
 call, as torch's own ``parametrizations.weight_norm`` does; with autograd off a layer can reuse
-it between calls (its opt-in inference cache, switched by :mod:`wnrl.nn.cache`), keyed on torch's
-version counters and storage addresses of ``v`` and ``g`` (nothing is patched).
+``w``, or the per-unit scale ``g/||v||``, between calls (its opt-in inference cache, switched by
+:mod:`wnrl.nn.cache`), keyed on torch's version counters and storage addresses of ``v`` and ``g``
+(nothing is patched).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from wnrl.nn.functional import (
     unit_scale,
 )
 
-#: Linear layers with at least this many weights use eq. 3's cheap form (see
-#: ``WeightNormLinear.forward``); chosen with ``scripts/bench_layers.py``.
+#: Linear layers with at least this many weights train with eq. 3's cheap form, and act with it
+#: even when their cached scale is reused (see ``WeightNormLinear.forward``); chosen with
+#: ``scripts/bench_layers.py``.
 CHEAP_FORM_MIN_WEIGHTS = 1 << 18
 
 
@@ -72,13 +74,23 @@ class _WeightNormMixin:
         v, g = self._parameters["v"], self._parameters["g"]
         if not self.cache_inference or torch.compiler.is_compiling():
             return compute(v, g, self.eps)
-        key = (compute, v._version, g._version, v.data_ptr(), g.data_ptr())
-        entry = self._cache
-        if entry is not None and entry[0] is v and entry[1] is g and entry[2] == key:
-            return entry[3]
-        value = compute(v, g, self.eps)
-        self._cache = (v, g, key, value)
+        value = self._cache_entry(compute)
+        if value is None:
+            value = compute(v, g, self.eps)
+            self._cache = (v, g, self._cache_key(compute), value)
         return value
+
+    def _cache_key(self, compute: Callable[[Tensor, Tensor, float], Tensor]) -> tuple[Any, ...]:
+        v, g = self._parameters["v"], self._parameters["g"]
+        return (compute, v._version, g._version, v.data_ptr(), g.data_ptr())
+
+    def _cache_entry(self, compute: Callable[[Tensor, Tensor, float], Tensor]) -> Tensor | None:
+        """The cached ``compute(v, g, eps)`` if the slot holds it for the current ``v`` and
+        ``g``, else None."""
+        entry = self._cache
+        if entry is None or entry[0] is not self.v or entry[1] is not self.g:
+            return None
+        return entry[3] if entry[2] == self._cache_key(compute) else None
 
     @property
     def weight(self) -> Tensor:
@@ -204,11 +216,16 @@ class WeightNormLinear(_WeightNormMixin, nn.Module):
         weights) are bound by per-op overhead: ``F.linear`` with the normalized weight (torch's
         fused weight-norm kernel) is fastest. Large ones (NatureCNN's 3136x512 layer) are bound
         by memory traffic: ``y = (g/||v||) (v . x) + b`` never materializes the weight, through
-        :class:`WeightNormLinearFunction`. Without autograd (acting, target networks) every
-        layer uses the cheap form with the per-unit scale ``g/||v||``, cached when the inference
-        cache is on: one pass over ``v`` for its norms instead of two for a weight to multiply by.
+        :class:`WeightNormLinearFunction`. Without autograd (acting, target networks) the first
+        call after ``v`` or ``g`` change uses the cheap form with the per-unit scale ``g/||v||``
+        (one pass over ``v`` for its norms instead of two for a weight), cached when the
+        inference cache is on; a small layer called again before the next change builds its
+        weight from that scale once and then acts with it (:meth:`_reused_weight`).
         """
         if not torch.is_grad_enabled():
+            weight = self._reused_weight()
+            if weight is not None:
+                return F.linear(x, weight, self.bias)
             scale = self._cached(unit_scale)
             out = F.linear(x, self.v)
             return torch.addcmul(self.bias, out, scale) if self.bias is not None else out * scale
@@ -219,6 +236,26 @@ class WeightNormLinear(_WeightNormMixin, nn.Module):
         with torch.no_grad():
             norms = unit_norms(self.v, self.eps)
         return WeightNormLinearFunction.apply(x, self.v, self.g, self.bias, norms)
+
+    def _reused_weight(self) -> Tensor | None:
+        """For a small layer whose cache serves a second no-grad call with ``v`` and ``g``
+        unchanged (acting between updates), the normalized weight, built once from the cached
+        scale and cached in its place: later calls are one ``F.linear``, as a plain layer's.
+        None otherwise (a first call after an update takes the cheap form)."""
+        if (
+            not self.cache_inference
+            or self.v.numel() >= CHEAP_FORM_MIN_WEIGHTS
+            or torch.compiler.is_compiling()
+        ):
+            return None
+        weight = self._cache_entry(normalized_weight)
+        if weight is None:
+            scale = self._cache_entry(unit_scale)
+            if scale is None:
+                return None
+            weight = self.v * scale.unsqueeze(1)  # = normalized_weight(v, g, eps), bit for bit
+            self._cache = (self.v, self.g, self._cache_key(normalized_weight), weight)
+        return weight
 
     def extra_repr(self) -> str:
         return (

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from wnrl.errors import WnrlError, error_summary, shortened
 from wnrl.sb3 import policies, policy_names
+from wnrl.sb3.refusals import loading_saved_models
 from wnrl.sb3.saved_data import TRUST_HINT, read_data, resolve_path
 from wnrl.sb3.saved_hyperparameters import _safe_hyperparameters, policy_kwargs_from_json
 from wnrl.sb3.saved_spaces import _spaces
@@ -137,8 +138,19 @@ def load(
     file = resolve_path(path)
     data = read_data(file)
     algorithm = _algorithm_class(_algorithm_name(data, file))
-    if weights_only:
-        return _load_weights_only(algorithm, file, data, env, device, kwargs)
+    with loading_saved_models():
+        if weights_only:
+            return _load_weights_only(algorithm, file, data, env, device, kwargs)
+        return _load_pickled(algorithm, file, env, device, kwargs)
+
+
+def _load_pickled(
+    algorithm: type[BaseAlgorithm],
+    file: Path,
+    env: GymEnv | None,
+    device: str | torch.device,
+    kwargs: dict[str, Any],
+) -> BaseAlgorithm:
     try:
         return algorithm.load(file, env=env, device=device, **kwargs)
     except WnrlError:

@@ -24,13 +24,12 @@ from stable_baselines3.common.torch_layers import (
 )
 from torch import nn
 
-from wnrl.errors import ConfigError
-from wnrl.names import FAMILY_AGENTS, norm_refusal
 from wnrl.nn.cache import enable_inference_cache
 from wnrl.nn.fastpath import fast_optimizer_kwargs
 from wnrl.nn.initialization import LayerInitStats, data_dependent_init
 from wnrl.sb3.extractors import MinAtarCNN, is_binary_grid_space
 from wnrl.sb3.networks import HasSettings, TracksOptimizerWrites
+from wnrl.sb3.refusals import check_offered
 from wnrl.sb3.settings import PolicySettings
 
 #: Default data-dependent init scale per output-head role (hidden layers: 1.0, the paper's).
@@ -115,9 +114,8 @@ class NormalizedPolicy(HasSettings, TracksOptimizerWrites):
         # validated here, once; set before SB3's constructor: its _build calls the make_* hooks,
         # which hand the settings to every network
         self.settings = PolicySettings(norm, channels_last, plain_heads, gain_lr_scale)
-        refusal = norm_refusal(FAMILY_AGENTS[self._wnrl_family], self.settings.norm)
-        if refusal is not None and self.refuse_norms:
-            raise ConfigError(refusal)
+        if self.refuse_norms:
+            check_offered(self._wnrl_family, self.settings.norm)
         if "features_extractor_class" not in kwargs:
             kwargs["features_extractor_class"] = self._variant_extractor(observation_space) or (
                 default_features_extractor(observation_space, kwargs.get("normalize_images", True))

@@ -209,9 +209,12 @@ def run_ray(
             if cluster_gpus > 0 and device != "cpu":
                 fit = min(parallel, len(cells))
                 gpus_per_run = 1.0 / math.ceil(fit / cluster_gpus) if fit > cluster_gpus else 1.0
+        # max_calls=1: every cell in a fresh worker process, as the local backend runs it (torch
+        # keeps per-process state: compiled optimizer steps count against its recompile limit)
         task = ray.remote(run_cell).options(
-            num_cpus=cpus, num_gpus=gpus_per_run, max_retries=MAX_RETRIES, name="wnrl-sweep-run"
-        )
+            num_cpus=cpus, num_gpus=gpus_per_run, max_retries=MAX_RETRIES, max_calls=1,
+            name="wnrl-sweep-run",
+        )  # fmt: skip
         queue = deque(cells)
         pending: dict[Any, Cell] = {}
         interrupted = False

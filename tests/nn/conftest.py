@@ -13,4 +13,5 @@ def linear_form(request, monkeypatch) -> str:
     layers) and eq. 3's cheap form (large layers), by moving the size threshold."""
     if request.param == "cheap":
         monkeypatch.setattr(nn_layers, "CHEAP_FORM_MIN_WEIGHTS", 0)
+        monkeypatch.setattr(nn_layers, "CHEAP_ACT_MIN_WEIGHTS", 0)
     return request.param

@@ -53,9 +53,9 @@ def enable_inference_cache(module: nn.Module, enabled: bool = True) -> int:
     """Turn the no-grad weight cache of every WN layer in ``module`` on (or off); returns how
     many layers there are.
 
-    With the cache on, a no-grad forward reuses each layer's per-unit scale ``g/||v||`` (small
-    layers and convolutions: the normalized weight) until ``v`` or ``g`` change, so acting costs
-    about what a plain network costs. Turn it on only for networks whose parameters are written
+    With the cache on, a no-grad forward reuses each layer's normalized weight (or, for Linear
+    layers of ``CHEAP_ACT_MIN_WEIGHTS`` weights or more, its per-unit scale ``g/||v||``) until
+    ``v`` or ``g`` change, so acting costs about what a plain network costs. Turn it on only for networks whose parameters are written
     the ways torch records (optimizer steps, ``load_state_dict``, in-place ops): not for target
     networks updated through ``.data`` (SB3's ``polyak_update``). For fused optimizers, also
     call :func:`track_optimizer_writes`. The wnrl SB3 policies do both for their acting

@@ -26,10 +26,12 @@ from wnrl.nn.functional import (
     unit_scale,
 )
 
-#: Linear layers with at least this many weights train with eq. 3's cheap form, and act with it
-#: even when their cached scale is reused (see ``WeightNormLinear.forward``); chosen with
-#: ``scripts/bench_layers.py``.
+#: Linear layers with at least this many weights train with eq. 3's cheap form (see
+#: ``WeightNormLinear.forward``); chosen with ``scripts/bench_layers.py``.
 CHEAP_FORM_MIN_WEIGHTS = 1 << 18
+#: Linear layers with at least this many weights act (no autograd) with eq. 3's cheap form,
+#: smaller ones with the weight (measured either side: docs/performance.md, Layers).
+CHEAP_ACT_MIN_WEIGHTS = 1 << 15
 
 
 def _parameter(tensor: Tensor) -> nn.Parameter:
@@ -216,16 +218,16 @@ class WeightNormLinear(_WeightNormMixin, nn.Module):
         weights) are bound by per-op overhead: ``F.linear`` with the normalized weight (torch's
         fused weight-norm kernel) is fastest. Large ones (NatureCNN's 3136x512 layer) are bound
         by memory traffic: ``y = (g/||v||) (v . x) + b`` never materializes the weight, through
-        :class:`WeightNormLinearFunction`. Without autograd (acting, target networks) the first
-        call after ``v`` or ``g`` change uses the cheap form with the per-unit scale ``g/||v||``
-        (one pass over ``v`` for its norms instead of two for a weight), cached when the
-        inference cache is on; a small layer called again before the next change builds its
-        weight from that scale once and then acts with it (:meth:`_reused_weight`).
+        :class:`WeightNormLinearFunction`. Without autograd (acting, target networks), layers
+        of at least :data:`CHEAP_ACT_MIN_WEIGHTS` weights use the cheap form with the per-unit
+        scale ``g/||v||`` (one pass over ``v`` for its norms instead of two for a weight), and
+        smaller ones ``F.linear`` with the weight; either is cached when the inference cache is
+        on. The form depends on the layer's size alone, so equal inputs and parameters give
+        bit-identical outputs whatever the calls before.
         """
         if not torch.is_grad_enabled():
-            weight = self._reused_weight()
-            if weight is not None:
-                return F.linear(x, weight, self.bias)
+            if self.v.numel() < CHEAP_ACT_MIN_WEIGHTS:
+                return F.linear(x, self._cached(normalized_weight), self.bias)
             scale = self._cached(unit_scale)
             out = F.linear(x, self.v)
             return torch.addcmul(self.bias, out, scale) if self.bias is not None else out * scale
@@ -236,26 +238,6 @@ class WeightNormLinear(_WeightNormMixin, nn.Module):
         with torch.no_grad():
             norms = unit_norms(self.v, self.eps)
         return WeightNormLinearFunction.apply(x, self.v, self.g, self.bias, norms)
-
-    def _reused_weight(self) -> Tensor | None:
-        """For a small layer whose cache serves a second no-grad call with ``v`` and ``g``
-        unchanged (acting between updates), the normalized weight, built once from the cached
-        scale and cached in its place: later calls are one ``F.linear``, as a plain layer's.
-        None otherwise (a first call after an update takes the cheap form)."""
-        if (
-            not self.cache_inference
-            or self.v.numel() >= CHEAP_FORM_MIN_WEIGHTS
-            or torch.compiler.is_compiling()
-        ):
-            return None
-        weight = self._cache_entry(normalized_weight)
-        if weight is None:
-            scale = self._cache_entry(unit_scale)
-            if scale is None:
-                return None
-            weight = self.v * scale.unsqueeze(1)  # = normalized_weight(v, g, eps), bit for bit
-            self._cache = (self.v, self.g, self._cache_key(normalized_weight), weight)
-        return weight
 
     def extra_repr(self) -> str:
         return (

@@ -211,10 +211,9 @@ def run_ray(
                 gpus_per_run = 1.0 / math.ceil(fit / cluster_gpus) if fit > cluster_gpus else 1.0
         # max_calls=1: every cell in a fresh worker process, as the local backend runs it (torch
         # keeps per-process state: compiled optimizer steps count against its recompile limit)
-        task = ray.remote(run_cell).options(
-            num_cpus=cpus, num_gpus=gpus_per_run, max_retries=MAX_RETRIES, max_calls=1,
-            name="wnrl-sweep-run",
-        )  # fmt: skip
+        task = ray.remote(max_calls=1)(run_cell).options(
+            num_cpus=cpus, num_gpus=gpus_per_run, max_retries=MAX_RETRIES, name="wnrl-sweep-run"
+        )
         queue = deque(cells)
         pending: dict[Any, Cell] = {}
         interrupted = False

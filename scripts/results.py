@@ -20,6 +20,8 @@ plot, checks that every relative link and named path in the Markdown exists, and
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import re
 import shutil
 import sys
@@ -31,6 +33,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent  # the repository (--root: a copy of it)
 if str(ROOT) not in sys.path:  # this checkout's wnrl, whether or not it is pip-installed
     sys.path.insert(0, str(ROOT))
+#: what the analysis imports (wnrl's core dependencies, without gymnasium or SB3)
+ANALYSIS_MODULES = ("numpy", "torch", "yaml", "matplotlib", "rliable")
+#: the project's virtual environment, as the README's commands make it
+PROJECT_VENV = ROOT / ".venv"
+
+
+def _use_an_interpreter_with_the_analysis() -> None:
+    """Under a Python without the analysis dependencies (a bare ``python`` outside the venv),
+    run again with the project's ``.venv`` when there is one; otherwise a one-line error."""
+    missing = [name for name in ANALYSIS_MODULES if importlib.util.find_spec(name) is None]
+    if not missing:
+        return
+    venv_python = PROJECT_VENV / "bin" / "python"
+    in_venv = Path(sys.prefix).resolve() == PROJECT_VENV.resolve()
+    if venv_python.is_file() and not in_venv:
+        os.execv(venv_python, [str(venv_python), __file__, *sys.argv[1:]])
+    sys.stderr.write(
+        f"results.py: error: this Python lacks {', '.join(missing)}; install the project "
+        "(pip install -e .) or run it with the project's venv\n"
+    )
+    sys.exit(2)
+
+
+_use_an_interpreter_with_the_analysis()
 
 from results_studies import STUDIES, Output  # noqa: E402
 

@@ -158,3 +158,25 @@ def test_the_check_needs_neither_gymnasium_nor_sb3() -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert "matches the committed data" in result.stdout
+
+
+def test_a_python_without_the_analysis_reruns_in_the_project_venv_or_says_what_it_lacks(
+    tmp_path: Path,
+) -> None:
+    """``python scripts/results.py`` outside the venv (here: site-packages off, ``-S``) runs
+    again with the checkout's ``.venv`` (a stand-in that reports its arguments), or, with no
+    venv, exits 2 with one line naming what is missing."""
+    (tmp_path / "scripts").mkdir()
+    script = tmp_path / "scripts" / "results.py"
+    shutil.copy(SCRIPT, script)
+    bare = [sys.executable, "-S", str(script), "--check"]
+    result = subprocess.run(bare, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "this Python lacks" in result.stderr
+    assert "rliable" in result.stderr
+    venv_python = tmp_path / ".venv" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.write_text('#!/bin/sh\necho "venv ran: $*"\n')
+    venv_python.chmod(0o755)
+    result = subprocess.run(bare, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout == f"venv ran: {script} --check\n"

@@ -109,18 +109,16 @@ def constant_learning_rate(model: BaseAlgorithm) -> bool:
     return len({float(model.lr_schedule(progress)) for progress in (1.0, 0.5, 0.0)}) == 1
 
 
-def _auto_skips(model: BaseAlgorithm, config: dict[str, Any]) -> str | None:
-    """Why ``auto`` does not compile this run's optimizers, or None if it does."""
-    if model.device.type not in COMPILE_DEVICES:
-        return f"device {model.device.type}"
+def _auto_compiles(model: BaseAlgorithm, config: dict[str, Any]) -> bool:
+    """Whether ``auto`` compiles this run's optimizers (see the module doc); the cheap
+    conditions first, the probe compile last."""
     remaining = config["n_timesteps"] - model.num_timesteps
-    if expected_updates(model, remaining) < COMPILE_MIN_UPDATES:
-        return f"fewer than {COMPILE_MIN_UPDATES:,} updates"
-    if not constant_learning_rate(model):
-        return "a learning-rate schedule"
-    if not compiler_works(model.device.type):
-        return "torch.compile does not work here"
-    return None
+    return (
+        model.device.type in COMPILE_DEVICES
+        and expected_updates(model, remaining) >= COMPILE_MIN_UPDATES
+        and constant_learning_rate(model)
+        and compiler_works(model.device.type)
+    )
 
 
 def optimizers_to_compile(
@@ -138,7 +136,7 @@ def optimizers_to_compile(
                 "here (it failed to build a test function); use --compile-optimizer off"
             )
         return policy_optimizers(model)
-    if _auto_skips(model, config) is not None:
+    if not _auto_compiles(model, config):
         return []
     return [opt for opt in policy_optimizers(model) if not opt.defaults.get("fused")]
 

@@ -55,11 +55,11 @@ def enable_inference_cache(module: nn.Module, enabled: bool = True) -> int:
 
     With the cache on, a no-grad forward reuses each layer's normalized weight (or, for Linear
     layers of ``CHEAP_ACT_MIN_WEIGHTS`` weights or more, its per-unit scale ``g/||v||``) until
-    ``v`` or ``g`` change, so acting costs about what a plain network costs. Turn it on only for networks whose parameters are written
-    the ways torch records (optimizer steps, ``load_state_dict``, in-place ops): not for target
-    networks updated through ``.data`` (SB3's ``polyak_update``). For fused optimizers, also
-    call :func:`track_optimizer_writes`. The wnrl SB3 policies do both for their acting
-    networks.
+    ``v`` or ``g`` change, so acting costs about what a plain network costs. Turn it on only for
+    networks whose parameters are written the ways torch records (optimizer steps,
+    ``load_state_dict``, in-place ops): not for target networks updated through ``.data``
+    (SB3's ``polyak_update``). For fused optimizers, also call :func:`track_optimizer_writes`.
+    The wnrl SB3 policies do both for their acting networks.
     """
     layers = [layer for _, layer in weight_norm_layers(module)]
     for layer in layers:

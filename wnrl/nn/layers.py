@@ -65,34 +65,23 @@ class _WeightNormMixin:
 
         Only with :attr:`cache_inference` on (:func:`enable_inference_cache`). The cached value
         is keyed on what was computed and on the identity, version counter and storage address
-        of ``v`` and ``g``, so
-        every write that torch records is seen: optimizer steps (fused kernels through
-        :func:`track_optimizer_writes`), ``load_state_dict``, in-place ops under
-        ``torch.no_grad()``, ``.data =`` assignment and device or dtype moves. Not seen: in-place
-        writes through a ``.data`` alias (SB3's ``polyak_update`` on target networks, which is
-        why targets keep the cache off), ``.numpy()`` or DLPack views; call
+        of ``v`` and ``g``, so every write that torch records is seen: optimizer steps (fused
+        kernels through :func:`track_optimizer_writes`), ``load_state_dict``, in-place ops
+        under ``torch.no_grad()``, ``.data =`` assignment and device or dtype moves. Not seen:
+        in-place writes through a ``.data`` alias (SB3's ``polyak_update`` on target networks,
+        which is why targets keep the cache off), ``.numpy()`` or DLPack views; call
         :meth:`clear_cache` after those. One slot per layer: nothing accumulates.
         """
         v, g = self._parameters["v"], self._parameters["g"]
         if not self.cache_inference or torch.compiler.is_compiling():
             return compute(v, g, self.eps)
-        value = self._cache_entry(compute)
-        if value is None:
-            value = compute(v, g, self.eps)
-            self._cache = (v, g, self._cache_key(compute), value)
-        return value
-
-    def _cache_key(self, compute: Callable[[Tensor, Tensor, float], Tensor]) -> tuple[Any, ...]:
-        v, g = self._parameters["v"], self._parameters["g"]
-        return (compute, v._version, g._version, v.data_ptr(), g.data_ptr())
-
-    def _cache_entry(self, compute: Callable[[Tensor, Tensor, float], Tensor]) -> Tensor | None:
-        """The cached ``compute(v, g, eps)`` if the slot holds it for the current ``v`` and
-        ``g``, else None."""
+        key = (compute, v._version, g._version, v.data_ptr(), g.data_ptr())
         entry = self._cache
-        if entry is None or entry[0] is not self.v or entry[1] is not self.g:
-            return None
-        return entry[3] if entry[2] == self._cache_key(compute) else None
+        if entry is not None and entry[0] is v and entry[1] is g and entry[2] == key:
+            return entry[3]
+        value = compute(v, g, self.eps)
+        self._cache = (v, g, key, value)
+        return value
 
     @property
     def weight(self) -> Tensor:
